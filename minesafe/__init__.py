@@ -1,0 +1,1 @@
+"""MineSafe: regulatory platform for non-coal mine safety."""

@@ -1,0 +1,21 @@
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from minesafe.registry import api as registry_api
+
+router = DefaultRouter()
+router.register("regions", registry_api.RegionViewSet, basename="region")
+router.register("enterprises", registry_api.EnterpriseViewSet, basename="enterprise")
+router.register("mines", registry_api.MineViewSet, basename="mine")
+router.register("ledger-submissions", registry_api.LedgerSubmissionViewSet, basename="ledgersubmission")
+router.register("status-changes", registry_api.StatusChangeViewSet, basename="statuschange")
+router.register("leaders", registry_api.LeaderViewSet, basename="leader")
+router.register("public/leaders", registry_api.PublicLeaderViewSet, basename="public-leader")
+
+urlpatterns = [
+    path("", include(router.urls)),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+]

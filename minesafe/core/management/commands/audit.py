@@ -1,0 +1,21 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from minesafe.core.audit import verify_chain
+
+
+class Command(BaseCommand):
+    help = "Audit log tools. `audit verify` recomputes the hash chain and names the first broken link."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+        sub.add_parser("verify", help="recompute every event's hash and link")
+
+    def handle(self, *args, action: str, **options):
+        if action == "verify":
+            result = verify_chain()
+            if not result.ok:
+                raise CommandError(
+                    f"BROKEN at event #{result.broken_seq}: {result.reason} "
+                    f"({result.checked} events before it verified)"
+                )
+            self.stdout.write(f"OK: {result.checked} events verified")

@@ -1,0 +1,44 @@
+import time
+
+from django.conf import settings
+from django.contrib.auth import logout
+from django.shortcuts import redirect, resolve_url
+
+from .context import new_request_id, request_id_var
+
+
+class RequestIdMiddleware:
+    """Tags each request with an id that every audit event of that request carries."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get("X-Request-ID", "")
+        request.request_id = incoming[:36] if incoming.isalnum() else new_request_id()
+        token = request_id_var.set(request.request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_var.reset(token)
+        response["X-Request-ID"] = request.request_id
+        return response
+
+
+class IdleTimeoutMiddleware:
+    """Logs a person out after SESSION_IDLE_TIMEOUT_S without a request."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.user.is_authenticated:
+            now = time.time()
+            last_seen = request.session.get("last_seen")
+            if last_seen is not None and now - last_seen > settings.SESSION_IDLE_TIMEOUT_S:
+                logout(request)
+                if request.path.startswith("/api/"):
+                    return self.get_response(request)
+                return redirect(f"{resolve_url(settings.LOGIN_URL)}?next={request.path}&timeout=1")
+            request.session["last_seen"] = now
+        return self.get_response(request)

@@ -1,0 +1,347 @@
+"""Registry operations. Each function checks permission, validates, changes state and audits, in one
+transaction. Views, the API and the Excel import call these; they never save models themselves."""
+
+import calendar
+import datetime as dt
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from minesafe.core import audit
+from minesafe.core.errors import DomainError, InvalidTransition
+from minesafe.core.models import AuditEvent, Organisation, Region, User
+from minesafe.core.scoping import is_city
+from minesafe.core.services import active_catalogue
+from minesafe.core.validators import credit_code_error
+
+from . import classification
+from .models import Enterprise, LedgerSubmission, Mine, MineStatusChange, ResponsibleLeader
+
+S = Mine.Status
+R = User.Role
+
+# The mine status machine: (from, to) -> roles allowed. Closed is final.
+STATUS_TRANSITIONS: dict[tuple[str, str], set[str]] = {
+    (S.PRODUCING, S.SUSPENDED): {R.CITY, R.COUNTY, R.ENTERPRISE},
+    (S.SUSPENDED, S.PRODUCING): {R.CITY, R.COUNTY},  # resumption needs the regulator's acceptance
+    (S.CONSTRUCTION, S.PRODUCING): {R.CITY, R.COUNTY},
+    (S.CONSTRUCTION, S.CONSTRUCTION_HALTED): {R.CITY, R.COUNTY, R.ENTERPRISE},
+    (S.CONSTRUCTION_HALTED, S.CONSTRUCTION): {R.CITY, R.COUNTY},
+    (S.PRODUCING, S.CONSTRUCTION): {R.CITY, R.COUNTY},  # expansion or rebuilding project
+    (S.PRODUCING, S.CLOSED): {R.CITY, R.COUNTY},
+    (S.SUSPENDED, S.CLOSED): {R.CITY, R.COUNTY},
+    (S.CONSTRUCTION, S.CLOSED): {R.CITY, R.COUNTY},
+    (S.CONSTRUCTION_HALTED, S.CLOSED): {R.CITY, R.COUNTY},
+}
+
+# Fields a mine's own enterprise may change; licences, grades and classes are the regulator's.
+ENTERPRISE_EDITABLE = {
+    "address", "longitude", "latitude", "people_underground", "current_pond_capacity", "current_dam_height",
+    "slope_height", "downstream_within_1km",
+}
+MINE_FIELDS = [
+    "name", "mine_type", "mineral", "address", "longitude", "latitude", "design_capacity", "scale_class",
+    "licence_no", "licence_expiry", "standard_grade", "standard_date", "people_underground",
+    "intelligent_level", "slope_height", "design_pond_capacity", "current_pond_capacity", "design_dam_height",
+    "current_dam_height", "dam_method", "pond_grade_raised", "pond_grade_raise_reason", "is_head_pond",
+    "downstream_within_1km",
+]
+TAILINGS_ONLY = {
+    "design_pond_capacity", "current_pond_capacity", "design_dam_height", "current_dam_height", "dam_method",
+    "pond_grade_raised", "pond_grade_raise_reason", "is_head_pond", "downstream_within_1km",
+}
+PIT_TYPES = {Mine.Type.OPEN_PIT, Mine.Type.QUARRY}
+
+
+# Permissions -------------------------------------------------------------------------------------
+def user_county_id(user: User) -> int | None:
+    return user.organisation.region_id if user.role == R.COUNTY and user.organisation_id else None
+
+
+def can_manage_mine(user: User, mine: Mine) -> bool:
+    """Regulator rights over a mine: the city everywhere, a county over its own mines."""
+    if is_city(user):
+        return True
+    return user.role == R.COUNTY and user_county_id(user) == mine.county_id
+
+
+def is_mine_owner(user: User, mine: Mine) -> bool:
+    return user.role == R.ENTERPRISE and bool(user.organisation_id) and (
+        mine.enterprise.organisation_id == user.organisation_id
+    )
+
+
+def can_edit_mine(user: User, mine: Mine) -> bool:
+    return can_manage_mine(user, mine) or is_mine_owner(user, mine)
+
+
+def can_create_in_county(user: User, county: Region) -> bool:
+    return is_city(user) or (user.role == R.COUNTY and user_county_id(user) == county.pk)
+
+
+# Dates -------------------------------------------------------------------------------------------
+def month_start(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    return dt.date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def ledger_due_for_period(period: dt.date) -> dt.date:
+    """The update for month M is due LEDGER_GRACE_DAYS after M ends."""
+    last_day = period.replace(day=calendar.monthrange(period.year, period.month)[1])
+    return last_day + dt.timedelta(days=settings.LEDGER_GRACE_DAYS)
+
+
+def next_ledger_due(mine: Mine, registered_on: dt.date | None = None) -> dt.date | None:
+    if mine.status == S.CLOSED:
+        return None
+    if mine.last_ledger_period:
+        return ledger_due_for_period(add_months(mine.last_ledger_period, 1))
+    return ledger_due_for_period(month_start(registered_on or timezone.localdate()))
+
+
+# Validation and derived fields -------------------------------------------------------------------
+def validate_mine(mine: Mine) -> None:
+    """Cross-field rules that a single form field cannot check; raises ValidationError by field."""
+    errors: dict[str, str] = {}
+    today = timezone.localdate()
+    if mine.county_id and mine.county.kind == Region.Kind.CITY:
+        errors["county"] = _("choose a county-level unit, not the city")
+    if mine.standard_date and mine.standard_date > today:
+        errors["standard_date"] = _("cannot be in the future")
+    if mine.standard_grade and not mine.standard_date:
+        errors["standard_date"] = _("required when a standardisation grade is given")
+    if mine.licence_expiry and mine.licence_expiry.year < 1990:
+        errors["licence_expiry"] = _("is not a plausible date")
+    if mine.longitude is not None and not Decimal("73") <= mine.longitude <= Decimal("136"):
+        errors["longitude"] = _("must lie within China (73-136° E)")
+    if mine.latitude is not None and not Decimal("3") <= mine.latitude <= Decimal("54"):
+        errors["latitude"] = _("must lie within China (3-54° N)")
+    if mine.people_underground and mine.mine_type != Mine.Type.UNDERGROUND:
+        errors["people_underground"] = _("only underground mines have people underground")
+    if not mine.is_tailings_pond:
+        for name in TAILINGS_ONLY:
+            value = getattr(mine, name)
+            if value not in (None, "", False):
+                errors[name] = _("applies to tailings ponds only")
+    else:
+        for design, current in (("design_dam_height", "current_dam_height"),
+                                ("design_pond_capacity", "current_pond_capacity")):
+            d, c = getattr(mine, design), getattr(mine, current)
+            if d is not None and c is not None and c > d:
+                errors[current] = _("exceeds the design value %(d)s") % {"d": d}
+        if mine.pond_grade_raised and not mine.pond_grade_raise_reason:
+            errors["pond_grade_raise_reason"] = _("give the review that raised the grade")
+    if mine.slope_height is not None and mine.mine_type not in PIT_TYPES:
+        errors["slope_height"] = _("applies to open pits and quarries only")
+    if errors:
+        raise ValidationError(errors)
+
+
+def apply_classification(mine: Mine) -> None:
+    """Scale class from the scale table where it decides, else keep an entered class; pond grade."""
+    computed = None
+    if mine.mine_type in {Mine.Type.UNDERGROUND, Mine.Type.OPEN_PIT, Mine.Type.QUARRY}:
+        computed = classification.scale_class(active_catalogue("scale"), mine.mineral, mine.mine_type,
+                                              mine.design_capacity)
+    if computed:
+        mine.scale_class, mine.scale_source = computed, Mine.ScaleSource.COMPUTED
+    elif mine.scale_class:
+        mine.scale_source = Mine.ScaleSource.ENTERED
+    else:
+        mine.scale_source = ""
+    if mine.is_tailings_pond:
+        mine.pond_grade = classification.pond_grade(
+            active_catalogue("tailings"), mine.design_pond_capacity, mine.design_dam_height,
+            raised=mine.pond_grade_raised, damless=mine.dam_method == Mine.DamMethod.DAMLESS,
+        )
+    else:
+        mine.pond_grade = None
+
+
+# Enterprises -------------------------------------------------------------------------------------
+def get_or_create_enterprise(actor: User, name: str, credit_code: str, county: Region,
+                             **details) -> tuple[Enterprise, bool]:
+    """The enterprise with this credit code, created (with its organisation) if new."""
+    credit_code = credit_code.strip().upper()
+    if reason := credit_code_error(credit_code):
+        raise ValidationError({"credit_code": _("Invalid unified social credit code: %(r)s") % {"r": reason}})
+    existing = Enterprise.objects.filter(credit_code=credit_code).first()
+    if existing:
+        if existing.name != name.strip():
+            raise ValidationError({"credit_code": _("belongs to %(n)s, not %(m)s") % {"n": existing.name, "m": name}})
+        return existing, False
+    if not can_create_in_county(actor, county):
+        raise PermissionDenied(_("you may not register enterprises in %(c)s") % {"c": county})
+    with transaction.atomic():
+        org = Organisation.objects.create(kind=Organisation.Kind.ENTERPRISE, name=name.strip(), region=county)
+        enterprise = Enterprise(name=name.strip(), credit_code=credit_code, organisation=org, county=county, **details)
+        enterprise.full_clean(exclude=["organisation"])
+        enterprise.save()
+        audit.record(actor, AuditEvent.Action.CREATE, enterprise, after=audit.snapshot(enterprise))
+    return enterprise, True
+
+
+# Mines -------------------------------------------------------------------------------------------
+def create_mine(actor: User, *, code: str, enterprise: Enterprise, county: Region, status: str = S.PRODUCING,
+                status_since: dt.date | None = None, **fields) -> Mine:
+    if not can_create_in_county(actor, county):
+        raise PermissionDenied(_("you may not register mines in %(c)s") % {"c": county})
+    if Mine.objects.filter(code=code).exists():
+        raise DomainError(_("registry number %(c)s is already used") % {"c": code}, field="code", code="duplicate")
+    mine = Mine(code=code, enterprise=enterprise, county=county, status=status,
+                status_since=status_since or timezone.localdate(), **fields)
+    validate_mine(mine)
+    apply_classification(mine)
+    mine.ledger_due_date = next_ledger_due(mine)
+    with transaction.atomic():
+        mine.save()
+        MineStatusChange.objects.create(mine=mine, old_status="", new_status=status,
+                                        effective_date=mine.status_since, reason=_("registered"), changed_by=actor)
+        audit.record(actor, AuditEvent.Action.CREATE, mine, after=audit.snapshot(mine))
+    return mine
+
+
+def update_mine(actor: User, mine: Mine, changes: dict) -> Mine:
+    """Change ledger fields (not status: see change_status). Enterprises may change only their own fields."""
+    unknown = set(changes) - set(MINE_FIELDS)
+    if unknown:
+        raise ValidationError({name: _("cannot be changed here") for name in unknown})
+    if not can_manage_mine(actor, mine):
+        if not is_mine_owner(actor, mine):
+            raise PermissionDenied(_("you may not change this mine"))
+        forbidden = {k for k, v in changes.items() if k not in ENTERPRISE_EDITABLE and getattr(mine, k) != v}
+        if forbidden:
+            raise PermissionDenied(_("an enterprise may not change: %(f)s") % {"f": ", ".join(sorted(forbidden))})
+    before = audit.snapshot(mine)
+    for name, value in changes.items():
+        setattr(mine, name, value)
+    validate_mine(mine)
+    apply_classification(mine)
+    old, new = audit.diff(before, audit.snapshot(mine))
+    if not new:
+        return mine
+    with transaction.atomic():
+        mine.save()
+        audit.record(actor, AuditEvent.Action.UPDATE, mine, before=old, after=new)
+    return mine
+
+
+def allowed_transitions(user: User, mine: Mine) -> list[str]:
+    if not can_edit_mine(user, mine):
+        return []
+    role = R.CITY if is_city(user) else user.role
+    return [to for (frm, to), roles in STATUS_TRANSITIONS.items() if frm == mine.status and role in roles]
+
+
+def change_status(actor: User, mine: Mine, new_status: str, *, reason: str,
+                  effective_date: dt.date | None = None) -> MineStatusChange:
+    if not can_edit_mine(actor, mine):
+        raise PermissionDenied(_("you may not change this mine"))
+    if new_status not in S.values:
+        raise ValidationError({"status": _("unknown status %(s)s") % {"s": new_status}})
+    roles = STATUS_TRANSITIONS.get((mine.status, new_status))
+    if roles is None:
+        raise InvalidTransition(_("a mine cannot go from %(a)s to %(b)s") % {
+            "a": S(mine.status).label, "b": S(new_status).label})
+    if (R.CITY if is_city(actor) else actor.role) not in roles:
+        raise PermissionDenied(_("your role may not make this change"))
+    if not (reason or "").strip():
+        raise ValidationError({"reason": _("a reason is required")})
+    today = timezone.localdate()
+    effective_date = effective_date or today
+    if effective_date > today:
+        raise ValidationError({"effective_date": _("cannot be in the future")})
+    if mine.status_since and effective_date < mine.status_since:
+        raise ValidationError({"effective_date": _("is before the current status began (%(d)s)") % {
+            "d": mine.status_since}})
+    with transaction.atomic():
+        locked = Mine.objects.select_for_update().get(pk=mine.pk)
+        if locked.status != mine.status:
+            raise DomainError(_("the mine's status changed meanwhile; reload and try again"), field="status")
+        change = MineStatusChange.objects.create(mine=mine, old_status=mine.status, new_status=new_status,
+                                                 effective_date=effective_date, reason=reason.strip(),
+                                                 changed_by=actor)
+        before = {"status": mine.status, "status_since": mine.status_since}
+        mine.status, mine.status_since = new_status, effective_date
+        mine.ledger_due_date = next_ledger_due(mine)
+        mine.save(update_fields=["status", "status_since", "ledger_due_date", "updated_at"])
+        audit.record(actor, AuditEvent.Action.TRANSITION, mine, before=before,
+                     after={"status": new_status, "status_since": effective_date, "reason": reason.strip()})
+    return change
+
+
+# Monthly ledger ----------------------------------------------------------------------------------
+def submit_monthly_ledger(actor: User, mine: Mine, period: dt.date, *, people_underground: int | None = None,
+                          output: Decimal | None = None, note: str = "") -> LedgerSubmission:
+    if not can_edit_mine(actor, mine):
+        raise PermissionDenied(_("you may not report for this mine"))
+    period = month_start(period)
+    if period > month_start(timezone.localdate()):
+        raise ValidationError({"period": _("cannot report a month that has not begun")})
+    if mine.status == S.CLOSED:
+        raise DomainError(_("a closed mine has no monthly ledger"), field="mine")
+    if LedgerSubmission.objects.filter(mine=mine, period=period).exists():
+        raise DomainError(_("%(m)s already has a ledger for %(p)s") % {"m": mine, "p": f"{period:%Y-%m}"},
+                          field="period", code="duplicate")
+    if people_underground is not None and mine.mine_type != Mine.Type.UNDERGROUND and people_underground > 0:
+        raise ValidationError({"people_underground": _("only underground mines have people underground")})
+    if output is not None and output < 0:
+        raise ValidationError({"output": _("cannot be negative")})
+    previous = mine.ledger_submissions.filter(period__lt=period).order_by("-period").first()
+    changes = {}
+    if previous:
+        for name, value in (("status", mine.status), ("people_underground", people_underground)):
+            if getattr(previous, name) != value:
+                changes[name] = [getattr(previous, name), value]
+    with transaction.atomic():
+        submission = LedgerSubmission.objects.create(
+            mine=mine, period=period, status=mine.status, people_underground=people_underground, output=output,
+            changes=changes, note=note.strip(), submitted_by=actor,
+        )
+        updates = ["updated_at"]
+        if mine.last_ledger_period is None or period > mine.last_ledger_period:
+            mine.last_ledger_period = period
+            mine.ledger_due_date = next_ledger_due(mine)
+            updates += ["last_ledger_period", "ledger_due_date"]
+        if people_underground is not None and mine.mine_type == Mine.Type.UNDERGROUND:
+            mine.people_underground = people_underground
+            updates.append("people_underground")
+        mine.save(update_fields=updates)
+        audit.record(actor, AuditEvent.Action.CREATE, submission, after=audit.snapshot(submission))
+    return submission
+
+
+# 包保 leaders ------------------------------------------------------------------------------------
+def assign_leader(actor: User, mine: Mine, *, name: str, post: str, level: str, start_date: dt.date,
+                  phone: str = "", published: bool = True) -> ResponsibleLeader:
+    if not can_manage_mine(actor, mine):
+        raise PermissionDenied(_("you may not assign leaders to this mine"))
+    leader = ResponsibleLeader(mine=mine, name=name.strip(), post=post.strip(), level=level, phone=phone,
+                               start_date=start_date, published=published)
+    leader.full_clean()
+    with transaction.atomic():
+        leader.save()
+        audit.record(actor, AuditEvent.Action.CREATE, leader, after=audit.snapshot(leader))
+    return leader
+
+
+def end_leader(actor: User, leader: ResponsibleLeader, end_date: dt.date) -> ResponsibleLeader:
+    if not can_manage_mine(actor, leader.mine):
+        raise PermissionDenied(_("you may not change this assignment"))
+    if end_date < leader.start_date:
+        raise ValidationError({"end_date": _("is before the assignment began")})
+    with transaction.atomic():
+        before = {"end_date": leader.end_date}
+        leader.end_date = end_date
+        leader.save(update_fields=["end_date"])
+        audit.record(actor, AuditEvent.Action.UPDATE, leader, before=before, after={"end_date": end_date})
+    return leader

@@ -1,0 +1,11 @@
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("minesafe.api_urls")),
+    path("", include("minesafe.core.urls")),
+    path("", include("minesafe.registry.urls")),
+    path("", include("minesafe.web.urls")),
+]
