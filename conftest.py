@@ -47,9 +47,24 @@ def credit_code(prefix17: str) -> str:
     return prefix17 + credit_code_check_char(prefix17)
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Password hashing is deliberately slow; tests check logic, not the hash cost."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Regions, organisations and catalogues once per test database; each test rolls back to them."""
+    with django_db_blocker.unblock():
+        bootstrap_reference_data()
+
+
 @pytest.fixture
 def reference(db):
-    bootstrap_reference_data()
+    """The reference data: loaded by django_db_setup, again after a transactional test flushed it."""
+    if not Region.objects.exists():
+        bootstrap_reference_data()
 
 
 @pytest.fixture

@@ -1,6 +1,8 @@
 """Core domain operations: login lockout, reference data, regions and organisations."""
 
+import copy
 import datetime as dt
+import functools
 from pathlib import Path
 
 import yaml
@@ -74,9 +76,15 @@ def unlock_user(actor: User, user: User) -> None:
 
 
 # Reference data --------------------------------------------------------------------------------
-def read_reference_yaml(name: str) -> dict:
+@functools.cache
+def _parsed_reference(name: str) -> dict:
     with open(REFERENCE_DIR / name, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        return yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+def read_reference_yaml(name: str) -> dict:
+    """A shipped reference file (parsed once per process; each caller gets its own copy)."""
+    return copy.deepcopy(_parsed_reference(name))
 
 
 def load_reference_catalogues() -> int:

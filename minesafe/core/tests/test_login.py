@@ -115,7 +115,7 @@ def test_locked_account_refuses_the_right_password_and_says_it_is_locked(client,
     response = post_login(client, "ent_a", PASSWORD)
     assert response.status_code == 200
     assert logged_in_user_id(client) is None
-    assert "locked" in response.content.decode()
+    assert "This account is locked" in response.content.decode()
     assert [e.code for e in response.context["form"].non_field_errors().as_data()] == ["locked"]
     assert not AuditEvent.objects.filter(action=AuditEvent.Action.LOGIN).exists()
 

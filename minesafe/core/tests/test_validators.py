@@ -161,6 +161,22 @@ def test_resident_id_born_today_is_in_range():
     assert resident_id_error(first17 + expected_resident_check(first17), today=FIXED_TODAY) is None
 
 
+def to_fullwidth(value: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) if c.isdigit() else c for c in value)
+
+
+def to_arabic_indic(value: str) -> str:
+    return "".join(chr(0x660 + int(c)) if c.isdigit() else c for c in value)
+
+
+@pytest.mark.parametrize("value", [to_fullwidth(RESIDENT_ID_SAMPLE), to_arabic_indic(RESIDENT_ID_SAMPLE)],
+                         ids=["fullwidth", "arabic-indic"])
+def test_resident_id_with_non_ascii_digits_is_rejected(value):
+    # GB 11643 numbers are ASCII digits; full-width digits (common in pasted Chinese spreadsheets) must not be
+    # accepted and stored as a different string from the same person's ID.
+    assert resident_id_error(value) == "only digits, with X allowed as the last character"
+
+
 def test_validate_resident_id_raises_validation_error_with_reason():
     with pytest.raises(ValidationError) as excinfo:
         validate_resident_id("110105194912310021")
