@@ -92,21 +92,25 @@ def parse_date(value) -> dt.date | None:
 
 
 def choice_parser(choices) -> Callable:
-    """Accepts the stored value, the Chinese label or the English label."""
-    from django.utils import translation
+    """Accepts the stored value, the Chinese label or the English label (any case)."""
+    lookup: dict[str, object] = {}
 
     def parse(value):
         text = parse_text(value)
         if not text:
             return ""
-        for key, label in choices:
-            with translation.override("en"):
-                en = str(label)
-            with translation.override("zh-hans"):
-                zh = str(label)
-            if text in {str(key), en, zh} or text.lower() == en.lower():
-                return key
-        raise CellError(_("unknown value; allowed: %(v)s") % {"v": "、".join(choice_labels(choices))})
+        if not lookup:  # built on first use: labels translate only once the app registry is ready
+            from django.utils import translation
+
+            for key, label in choices:
+                for language in ("en", "zh-hans"):
+                    with translation.override(language):
+                        lookup[str(label).lower()] = key
+                lookup[str(key).lower()] = key
+        try:
+            return lookup[text.lower()]
+        except KeyError:
+            raise CellError(_("unknown value; allowed: %(v)s") % {"v": "、".join(choice_labels(choices))}) from None
 
     return parse
 
@@ -518,20 +522,25 @@ def _apply(actor: User, plans: list[RowPlan], result: ImportResult) -> None:
     changes: list[audit.Change] = []
     enterprises = {e.credit_code: e for e in Enterprise.objects.filter(
         credit_code__in={p.enterprise_key for p in plans})}
+    new_enterprises: dict[str, Enterprise] = {}
     for plan in plans:
-        if plan.enterprise_key in enterprises:
-            continue
-        org = Organisation.objects.create(kind=Organisation.Kind.ENTERPRISE, name=plan.values["enterprise_name"],
-                                          region=plan.county)
-        enterprise = Enterprise.objects.create(name=plan.values["enterprise_name"], credit_code=plan.enterprise_key,
-                                               organisation=org, county=plan.county)
-        enterprises[plan.enterprise_key] = enterprise
-        changes.append(audit.Change(AuditEvent.Action.IMPORT, enterprise, after=audit.snapshot(enterprise)))
+        if plan.enterprise_key not in enterprises and plan.enterprise_key not in new_enterprises:
+            new_enterprises[plan.enterprise_key] = Enterprise(
+                name=plan.values["enterprise_name"], credit_code=plan.enterprise_key, county=plan.county,
+                organisation=Organisation(kind=Organisation.Kind.ENTERPRISE, name=plan.values["enterprise_name"],
+                                          region=plan.county))
+    if new_enterprises:
+        Organisation.objects.bulk_create([e.organisation for e in new_enterprises.values()], batch_size=1000)
+        Enterprise.objects.bulk_create(new_enterprises.values(), batch_size=1000)
+        enterprises.update(new_enterprises)
+        changes += [audit.Change(AuditEvent.Action.IMPORT, e, after=audit.snapshot(e))
+                    for e in new_enterprises.values()]
 
+    catalogues = services.classification_catalogues()
     new_mines, updated, transitions = [], [], []
     for plan in plans:
         candidate = _candidate(plan.values, plan.mine, plan.county)
-        services.apply_classification(candidate)
+        services.apply_classification(candidate, catalogues)
         if plan.mine is None:
             candidate.enterprise = enterprises[plan.enterprise_key]
             candidate.status_since = plan.values.get("status_since") or today

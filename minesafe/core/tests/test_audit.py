@@ -22,13 +22,20 @@ def actor(db) -> User:
 
 @pytest.fixture
 def region(db) -> Region:
-    return Region.objects.create(code="130800", name_zh="承德市", kind=Region.Kind.CITY)
+    return Region.objects.create(code="139901", name_zh="测试市", kind=Region.Kind.CITY)
 
 
 @pytest.fixture
-def five_events(actor, region) -> list[AuditEvent]:
+def fresh_chain(db) -> None:
+    """An empty audit log: the test database's reference-data events are removed inside the test's
+    transaction (rolled back afterwards), so sequence numbers in these tests start at 1."""
+    raw("DELETE FROM core_auditevent")
+
+
+@pytest.fixture
+def five_events(fresh_chain, actor, region) -> list[AuditEvent]:
     events = [audit.record(actor, AuditEvent.Action.CREATE, region, after=audit.snapshot(region))]
-    for name in ["承德", "承德市区", "承德市"]:
+    for name in ["测试", "测试市区", "测试市"]:
         before = audit.snapshot(region)
         region.name_zh = name
         region.save()
@@ -76,8 +83,8 @@ def test_recorded_event_names_actor_object_and_change(five_events, actor, region
     assert event.actor_repr == "审计员"
     assert event.action == AuditEvent.Action.UPDATE
     assert (event.object_type, event.object_id) == ("core.region", str(region.pk))
-    assert event.before == {"name_zh": "承德市"}
-    assert event.after == {"name_zh": "承德"}
+    assert event.before == {"name_zh": "测试市"}
+    assert event.after == {"name_zh": "测试"}
 
 
 def test_event_without_actor_is_recorded_as_system(five_events):
@@ -101,7 +108,7 @@ def test_record_many_appends_events_in_order_after_the_existing_chain(five_event
     assert audit.verify_chain().ok
 
 
-def test_events_carry_the_current_request_id(actor, region):
+def test_events_carry_the_current_request_id(fresh_chain, actor, region):
     token = request_id_var.set("req-abc123")
     try:
         event = audit.record(actor, AuditEvent.Action.UPDATE, region)
@@ -110,20 +117,30 @@ def test_events_carry_the_current_request_id(actor, region):
     assert AuditEvent.objects.get(pk=event.pk).request_id == "req-abc123"
 
 
+def test_chain_continues_from_the_events_already_in_the_database(actor, region):
+    existing = AuditEvent.objects.count()
+    last = AuditEvent.objects.order_by("-seq").first()
+    event = audit.record(actor, AuditEvent.Action.UPDATE, region)
+    assert event.seq == existing + 1
+    assert event.prev_hash == (last.hash if last else audit.GENESIS_HASH)
+    result = audit.verify_chain()
+    assert result.ok and result.checked == existing + 1
+
+
 def test_history_lists_an_objects_events_newest_first(five_events, region):
     assert [e.seq for e in audit.history(region)] == [4, 3, 2, 1]
 
 
 # snapshot / diff / json_safe ----------------------------------------------------------------------
 def test_snapshot_is_json_safe_with_foreign_keys_as_ids(actor, region):
-    county = Region.objects.create(code="130827", name_zh="宽城满族自治县", kind=Region.Kind.AUTONOMOUS_COUNTY,
+    county = Region.objects.create(code="139902", name_zh="测试自治县", kind=Region.Kind.AUTONOMOUS_COUNTY,
                                    parent=region)
     data = audit.snapshot(county)
     assert data["parent_id"] == region.pk
     assert "parent" not in data
-    assert data["code"] == "130827"
+    assert data["code"] == "139902"
     json.dumps(data)
-    assert audit.snapshot(county, ["code", "kind"]) == {"code": "130827", "kind": "autonomous_county"}
+    assert audit.snapshot(county, ["code", "kind"]) == {"code": "139902", "kind": "autonomous_county"}
 
 
 def test_json_safe_converts_dates_decimals_and_nested_values():
@@ -148,7 +165,7 @@ def test_untouched_chain_verifies(five_events):
     assert result.broken_seq is None
 
 
-def test_empty_chain_verifies(db):
+def test_empty_chain_verifies(fresh_chain):
     result = audit.verify_chain()
     assert result.ok and result.checked == 0
 
@@ -206,7 +223,7 @@ def test_saving_an_existing_event_is_refused(five_events):
     event.after = {"name_zh": "篡改"}
     with pytest.raises(PermissionError):
         event.save()
-    assert AuditEvent.objects.get(seq=2).after == {"name_zh": "承德"}
+    assert AuditEvent.objects.get(seq=2).after == {"name_zh": "测试"}
 
 
 def test_deleting_an_event_is_refused(five_events):

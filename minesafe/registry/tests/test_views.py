@@ -15,7 +15,7 @@ from minesafe.core.models import AuditEvent
 from minesafe.core.validators import credit_code_check_char
 from minesafe.registry import excel, services, views
 from minesafe.registry.forms import MineForm, fields_for
-from minesafe.registry.models import LedgerSubmission, Mine, MineStatusChange
+from minesafe.registry.models import Enterprise, LedgerSubmission, Mine, MineStatusChange
 
 NEW_CREDIT_A = "91130827MA000010D" + credit_code_check_char("91130827MA000010D")
 
@@ -127,7 +127,8 @@ def test_detail_of_a_mine_outside_scope_is_404(personas):
 
 # Edit ----------------------------------------------------------------------------------------------
 def form_data(mine: Mine, user, **changes) -> dict:
-    """What the edit form posts when the user changes only `changes`."""
+    """What the edit form, as the page renders it from the database, posts when the user changes only `changes`."""
+    mine = Mine.objects.get(pk=mine.pk)
     form = MineForm(instance=mine, field_names=fields_for(mine.mine_type, user, mine))
     data = {}
     for name in form.fields:
@@ -153,6 +154,16 @@ def test_county_edits_the_licence_and_the_change_is_audited(personas):
     event = AuditEvent.objects.filter(action="update", object_id=str(mine.pk)).get()
     assert (event.actor_id, event.before, event.after) == (personas.county_a.pk, {"licence_no": ""},
                                                           {"licence_no": "KC-LIC-2026"})
+
+
+def test_retyping_a_number_without_trailing_zeros_is_not_recorded_as_a_change(personas):
+    mine = personas.mine_a  # design capacity 40, shown on the form as 40.00
+    response = browser(personas.county_a).post(f"/mines/{mine.pk}/edit/",
+                                                form_data(mine, personas.county_a, design_capacity="40"))
+    assert response.status_code == 302
+    mine.refresh_from_db()
+    assert mine.design_capacity == 40
+    assert not AuditEvent.objects.filter(action="update", object_id=str(mine.pk)).exists()
 
 
 def test_edit_with_a_cross_field_error_shows_it_and_saves_nothing(personas):
@@ -188,6 +199,51 @@ def test_enterprise_posting_a_licence_changes_only_its_own_fields(personas):
 
 def test_department_may_not_edit(personas):
     assert browser(personas.department).get(f"/mines/{personas.mine_a.pk}/edit/").status_code == 403
+
+
+# Registering a mine ----------------------------------------------------------------------------------
+def create_data(personas, **overrides) -> dict:
+    data = {"code": "KC-400", "name": "宽城新铁矿", "mine_type": "underground", "county": personas.county_a_region.pk,
+            "enterprise_name": "宽城新建矿业有限公司", "credit_code": NEW_CREDIT_A, "status": "producing",
+            "status_since": "", "mineral": "铁矿", "design_capacity": "150", "intelligent_level": "none"}
+    data.update(overrides)
+    return data
+
+
+def test_registration_page_asks_for_number_county_enterprise_and_status(personas):
+    response = browser(personas.county_a).get("/mines/new/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    for name in ("code", "name", "mine_type", "county", "enterprise_name", "credit_code", "status", "status_since"):
+        assert f'name="{name}"' in html, name
+
+
+def test_county_registers_a_mine_through_the_page(personas):
+    response = browser(personas.county_a).post("/mines/new/", create_data(personas))
+    mine = Mine.objects.get(code="KC-400")
+    assert response.status_code == 302
+    assert response.url == f"/mines/{mine.pk}/"
+    assert (mine.county, mine.scale_class, mine.enterprise.credit_code) == (personas.county_a_region, "large",
+                                                                            NEW_CREDIT_A)
+
+
+def test_county_may_not_register_a_mine_in_another_county_through_the_page(personas):
+    response = browser(personas.county_b).post("/mines/new/", create_data(personas))
+    assert response.status_code == 200
+    assert not Mine.objects.filter(code="KC-400").exists()
+    assert not Enterprise.objects.filter(credit_code=NEW_CREDIT_A).exists()
+
+
+def test_registering_a_duplicate_number_shows_the_error_and_leaves_no_new_enterprise(personas):
+    response = browser(personas.county_a).post("/mines/new/", create_data(personas, code="KC-001"))
+    assert response.status_code == 200
+    assert "registry number KC-001 is already used" in response.content.decode()
+    assert Mine.objects.get(code="KC-001") == personas.mine_a
+    assert not Enterprise.objects.filter(credit_code=NEW_CREDIT_A).exists()
+
+
+def test_enterprise_may_not_register_mines(personas):
+    assert browser(personas.ent_a).get("/mines/new/").status_code == 403
 
 
 # Status change and monthly ledger forms ------------------------------------------------------------
@@ -259,7 +315,7 @@ def test_monthly_ledger_twice_for_one_month_is_refused(personas):
     mine = personas.mine_a
     client = browser(personas.ent_a)
     data = {"period": last_month().strftime("%Y-%m")}
-    client.post(f"/mines/{mine.pk}/ledger/", data)
+    client.post(f"/mines/{mine.pk}/ledger/", data, follow=True)
     response = client.post(f"/mines/{mine.pk}/ledger/", data, follow=True)
     assert [kind for kind, _ in messages_of(response)] == ["error"]
     assert LedgerSubmission.objects.filter(mine=mine).count() == 1
@@ -283,7 +339,8 @@ def good_row(code: str, county: str = "130827") -> list:
 
 
 def upload(client, data: bytes, name: str = "ledger.xlsx"):
-    return client.post("/ledger/import/", {"file": SimpleUploadedFile(name, data, content_type=excel.XLSX_CONTENT_TYPE)})
+    file = SimpleUploadedFile(name, data, content_type=excel.XLSX_CONTENT_TYPE)
+    return client.post("/ledger/import/", {"file": file})
 
 
 @pytest.fixture
