@@ -17,7 +17,7 @@ def exception_handler(exc, context):
         return Response(body, status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
         if hasattr(exc, "error_dict"):
-            body = {field: [str(m) for m in msgs.messages] for field, msgs in exc.error_dict.items()}
+            body = {field: [str(m) for m in msgs] for field, msgs in exc.message_dict.items()}
         else:
             body = {"detail": exc.messages}
         return Response(body, status=status.HTTP_400_BAD_REQUEST)

@@ -45,7 +45,10 @@ def snapshot(instance: models.Model, fields: Iterable[str] | None = None) -> dic
     for field in instance._meta.concrete_fields:
         if names is not None and field.name not in names:
             continue
-        data[field.attname if field.is_relation else field.name] = json_safe(getattr(instance, field.attname))
+        value = getattr(instance, field.attname)
+        if isinstance(value, decimal.Decimal) and getattr(field, "decimal_places", None) is not None:
+            value = value.quantize(decimal.Decimal(1).scaleb(-field.decimal_places))  # 40 and 40.00 are one value
+        data[field.attname if field.is_relation else field.name] = json_safe(value)
     return data
 
 

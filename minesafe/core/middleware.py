@@ -1,4 +1,5 @@
 import time
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import logout
@@ -39,6 +40,7 @@ class IdleTimeoutMiddleware:
                 logout(request)
                 if request.path.startswith("/api/"):
                     return self.get_response(request)
-                return redirect(f"{resolve_url(settings.LOGIN_URL)}?next={request.path}&timeout=1")
+                query = urlencode({"next": request.get_full_path(), "timeout": 1})
+                return redirect(f"{resolve_url(settings.LOGIN_URL)}?{query}")
             request.session["last_seen"] = now
         return self.get_response(request)

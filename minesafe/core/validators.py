@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 # GB 11643-1999 resident identity number -------------------------------------------------------
 RESIDENT_ID_WEIGHTS = [pow(2, 17 - i, 11) for i in range(17)]  # 7 9 10 5 8 4 2 1 6 3 7 9 10 5 8 4 2
 RESIDENT_ID_CHECK = "10X98765432"
-_RESIDENT_ID_RE = re.compile(r"^\d{17}[\dX]$")
+_RESIDENT_ID_RE = re.compile(r"^[0-9]{17}[0-9X]$")  # ASCII only: full-width digits are not an ID
 
 
 def resident_id_check_char(first17: str) -> str:

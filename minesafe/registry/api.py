@@ -70,10 +70,7 @@ class MineViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, mixins.UpdateMode
     @extend_schema(request=MineCreateSerializer, responses=MineSerializer)
     def create(self, request, *args, **kwargs):
         data = self._valid(MineCreateSerializer, request.data)
-        county = data.pop("county")
-        enterprise, _ = services.get_or_create_enterprise(request.user, data.pop("enterprise_name"),
-                                                          data.pop("credit_code"), county)
-        mine = services.create_mine(request.user, enterprise=enterprise, county=county, **data)
+        mine = services.register_mine(request.user, **data)
         return Response(MineSerializer(mine).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=MineWriteSerializer, responses=MineSerializer)

@@ -49,6 +49,8 @@ class CellError(ValueError):
 # Cell parsers: raw cell value -> Python value, or CellError with the reason ---------------------
 def parse_text(value, max_length: int = 200) -> str:
     text = "" if value is None else str(value).strip()
+    if text.startswith("'") and text[1:].startswith(FORMULA_PREFIXES):
+        text = text[1:]  # undo the export's formula neutralisation (safe_cell), so a round trip is exact
     if len(text) > max_length:
         raise CellError(_("longer than %(n)d characters") % {"n": max_length})
     return text
@@ -554,7 +556,10 @@ def _apply(actor: User, plans: list[RowPlan], result: ImportResult) -> None:
             updated.append(candidate)
             changes.append(audit.Change(AuditEvent.Action.IMPORT, candidate, before=old, after=new))
         if plan.values["status"] != plan.mine.status:
-            transitions.append((plan.row, candidate, plan.values["status"], plan.values.get("status_since")))
+            # A changed 状态起始日期 dates the new status; an unchanged one (an edited export) means today.
+            since = plan.values.get("status_since")
+            transitions.append((plan.row, candidate, plan.values["status"],
+                                since if since != plan.mine.status_since else None))
         if not new and plan.values["status"] == plan.mine.status:
             result.unchanged += 1
     Mine.objects.bulk_create(new_mines, batch_size=1000)

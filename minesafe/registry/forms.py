@@ -59,7 +59,9 @@ class MineCreateForm(MineForm):
     field_order = ["code", "name", "mine_type", "county", "enterprise_name", "credit_code", "status", "status_since"]
 
     def __init__(self, *args, **kwargs):
-        super().__init__(*args, field_names=services.MINE_FIELDS, **kwargs)
+        super().__init__(*args, field_names=[*services.MINE_FIELDS, *self.registration_fields], **kwargs)
+
+    registration_fields = ["code", "county", "enterprise_name", "credit_code", "status", "status_since"]
 
 
 class StatusChangeForm(forms.Form):

@@ -130,7 +130,7 @@ def validate_mine(mine: Mine) -> None:
     if not mine.is_tailings_pond:
         for name in TAILINGS_ONLY:
             value = getattr(mine, name)
-            if value not in (None, "", False):
+            if value is not None and value != "" and value is not False:  # 0 is a value too
                 errors[name] = _("applies to tailings ponds only")
     else:
         for design, current in (("design_dam_height", "current_dam_height"),
@@ -216,6 +216,14 @@ def create_mine(actor: User, *, code: str, enterprise: Enterprise, county: Regio
     return mine
 
 
+def register_mine(actor: User, *, enterprise_name: str, credit_code: str, county: Region, code: str,
+                  **fields) -> Mine:
+    """A new mine and, if its credit code is new, its enterprise: both or neither."""
+    with transaction.atomic():
+        enterprise, _ = get_or_create_enterprise(actor, enterprise_name, credit_code, county)
+        return create_mine(actor, code=code, enterprise=enterprise, county=county, **fields)
+
+
 def update_mine(actor: User, mine: Mine, changes: dict) -> Mine:
     """Change ledger fields (not status: see change_status). Enterprises may change only their own fields."""
     unknown = set(changes) - set(MINE_FIELDS)
@@ -278,7 +286,8 @@ def change_status(actor: User, mine: Mine, new_status: str, *, reason: str,
                                                  changed_by=actor)
         before = {"status": mine.status, "status_since": mine.status_since}
         mine.status, mine.status_since = new_status, effective_date
-        mine.ledger_due_date = next_ledger_due(mine)
+        if new_status == S.CLOSED:  # other changes keep the deadline: an overdue ledger stays overdue
+            mine.ledger_due_date = None
         mine.save(update_fields=["status", "status_since", "ledger_due_date", "updated_at"])
         audit.record(actor, AuditEvent.Action.TRANSITION, mine, before=before,
                      after={"status": new_status, "status_since": effective_date, "reason": reason.strip()})

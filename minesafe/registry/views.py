@@ -1,5 +1,6 @@
 """Registry pages. Thin: scope through visible_to, validate with forms, change state through services."""
 
+import time
 import uuid
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from .models import Mine, ResponsibleLeader
 
 SORTS = {"code": "code", "name": "name", "status": "status", "due": "ledger_due_date", "-due": "-ledger_due_date"}
 REPORT_DIR = Path(settings.VAR_DIR) / "import-reports"
+REPORT_MAX_AGE_S = 24 * 3600
 
 
 def visible_mine(request, pk: int) -> Mine:
@@ -105,15 +107,14 @@ def mine_create(request):
         raise PermissionDenied
     form = MineCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        data = dict(form.cleaned_data)
-        county = data.pop("county")
+        data = form.cleaned_data
+        relevant = set(fields_for(data["mine_type"], request.user)) | {"name", "mine_type"}
+        fields = {k: v for k, v in data.items() if k in relevant and v not in (None, "")}
         try:
-            enterprise, _created = services.get_or_create_enterprise(
-                request.user, data.pop("enterprise_name"), data.pop("credit_code"), county)
-            relevant = set(fields_for(data["mine_type"], request.user)) | {"name", "mine_type"}
-            fields = {k: v for k, v in data.items() if k in relevant and v not in (None, "")}
-            mine = services.create_mine(request.user, code=data["code"], enterprise=enterprise, county=county,
-                                        status=data["status"], status_since=data.get("status_since"), **fields)
+            mine = services.register_mine(
+                request.user, enterprise_name=data["enterprise_name"], credit_code=data["credit_code"],
+                county=data["county"], code=data["code"], status=data["status"],
+                status_since=data.get("status_since"), **fields)
         except ValidationError as exc:
             apply_errors(form, exc)
         except (PermissionDenied, DomainError) as exc:
@@ -176,13 +177,23 @@ def ledger_import(request):
             messages.success(request, _("Imported %(rows)d rows: %(c)d new, %(u)d changed, %(n)d unchanged.") % {
                 "rows": result.rows, "c": result.created, "u": result.updated, "n": result.unchanged})
             return redirect("registry:ledger-import")
-        report_token = uuid.uuid4().hex
-        REPORT_DIR.mkdir(parents=True, exist_ok=True)
-        (REPORT_DIR / f"{report_token}.xlsx").write_bytes(excel.build_error_report(result))
-        request.session.setdefault("import_reports", []).append(report_token)
-        request.session.modified = True
+        if result.errors:
+            report_token = save_error_report(excel.build_error_report(result))
+            request.session["import_reports"] = [*request.session.get("import_reports", [])[-9:], report_token]
     return render(request, "registry/ledger_import.html", {"form": form, "result": result,
                                                            "report_token": report_token})
+
+
+def save_error_report(content: bytes) -> str:
+    """Keep a report for its uploader to download; reports older than a day are removed."""
+    REPORT_DIR.mkdir(parents=True, exist_ok=True)
+    cutoff = time.time() - REPORT_MAX_AGE_S
+    for old in REPORT_DIR.glob("*.xlsx"):
+        if old.stat().st_mtime < cutoff:
+            old.unlink(missing_ok=True)
+    token = uuid.uuid4().hex
+    (REPORT_DIR / f"{token}.xlsx").write_bytes(content)
+    return token
 
 
 @login_required

@@ -126,13 +126,20 @@ def test_filled_template_imports_new_mines_with_computed_classes_and_audit(perso
     assert all(e.actor_id == personas.city.pk for e in imported)
 
 
-def test_choice_cells_accept_the_stored_key_and_the_english_label(personas):
+def zh_label(choice) -> str:
+    with translation.override("zh-hans"):
+        return str(choice.label)
+
+
+def test_choice_cells_accept_the_stored_key_the_english_label_and_the_chinese_label(personas):
     data = workbook([new_underground("KC-100", mine_type="Underground mine", status="Producing"),
-                     new_underground("KC-101", mine_type="underground", status="producing")])
+                     new_underground("KC-101", mine_type="underground", status="producing"),
+                     new_underground("KC-102", mine_type=zh_label(Mine.Type.UNDERGROUND),
+                                     status=zh_label(Mine.Status.PRODUCING))])
     result = excel.import_ledger(personas.city, "a.xlsx", data)
     assert result.ok, result.errors
-    assert set(Mine.objects.filter(code__in=["KC-100", "KC-101"]).values_list("mine_type", "status")) == {
-        ("underground", "producing")}
+    assert list(Mine.objects.filter(code__in=["KC-100", "KC-101", "KC-102"]).values_list("mine_type", "status")) == [
+        ("underground", "producing")] * 3
 
 
 # Export and re-import ------------------------------------------------------------------------------
@@ -365,10 +372,11 @@ def test_a_neutralised_name_survives_export_and_reimport_unchanged(personas):
 
 
 # Status changes through the import -----------------------------------------------------------------
-def test_import_applies_a_status_change_through_the_state_machine(personas):
+@pytest.mark.parametrize("suspended", ["suspended", "Production suspended", zh_label(Mine.Status.SUSPENDED)])
+def test_import_applies_a_status_change_through_the_state_machine(personas, suspended):
     mine = personas.mine_a
     result = excel.import_ledger(personas.county_a, "x.xlsx",
-                                 workbook([existing_row(mine, status="suspended")], keys=REQUIRED_KEYS))
+                                 workbook([existing_row(mine, status=suspended)], keys=REQUIRED_KEYS))
     assert result.ok, result.errors
     assert result.updated == 1
     mine.refresh_from_db()

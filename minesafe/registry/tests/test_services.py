@@ -444,7 +444,7 @@ def test_changing_design_capacity_recomputes_the_scale_class(personas):
     assert (mine.scale_class, mine.scale_source) == ("large", "computed")
     event = events_for(mine, AuditEvent.Action.UPDATE).get()
     assert event.before == {"design_capacity": "40.00", "scale_class": "medium"}
-    assert event.after == {"design_capacity": "120", "scale_class": "large"}
+    assert event.after == {"design_capacity": "120.00", "scale_class": "large"}
 
 
 def test_entered_scale_class_is_kept_where_the_table_cannot_decide(personas):
