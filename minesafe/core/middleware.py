@@ -4,6 +4,8 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib.auth import logout
 from django.shortcuts import redirect, resolve_url
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
 
 from .context import new_request_id, request_id_var
 
@@ -44,3 +46,26 @@ class IdleTimeoutMiddleware:
                 return redirect(f"{resolve_url(settings.LOGIN_URL)}?{query}")
             request.session["last_seen"] = now
         return self.get_response(request)
+
+
+class LanguageMiddleware:
+    """Pages are Chinese unless the person chose English (the language cookie set by /i18n/setlang/);
+    the browser's Accept-Language is not enough, since officials' machines vary. API clients may ask
+    for a language with Accept-Language."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith("/api/"):
+            language = translation.get_language_from_request(request)
+        else:
+            chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
+            supported = {code for code, _ in settings.LANGUAGES}
+            language = chosen if chosen in supported else settings.LANGUAGE_CODE
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Language", language)
+        patch_vary_headers(response, ["Cookie", "Accept-Language"])
+        return response

@@ -19,8 +19,8 @@ LOGGED_IN_TARGET = "/admin/"  # a safe `next` that exists whatever pages the web
 
 
 def post_login(client, username: str, password: str):
-    return client.post(LOGIN_URL, {"username": username, "password": password, "next": LOGGED_IN_TARGET},
-                       HTTP_ACCEPT_LANGUAGE="en")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # English messages, as a person who chose English
+    return client.post(LOGIN_URL, {"username": username, "password": password, "next": LOGGED_IN_TARGET})
 
 
 def logged_in_user_id(client) -> str | None:

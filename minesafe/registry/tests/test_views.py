@@ -6,6 +6,7 @@ import io
 import re
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
@@ -21,7 +22,9 @@ NEW_CREDIT_A = "91130827MA000010D" + credit_code_check_char("91130827MA000010D")
 
 
 def browser(user=None, language: str = "en") -> Client:
-    client = Client(HTTP_ACCEPT_LANGUAGE=language) if language else Client()
+    client = Client()
+    if language:
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
     if user is not None:
         client.force_login(user)
     return client
