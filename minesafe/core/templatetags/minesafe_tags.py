@@ -1,0 +1,26 @@
+from django import template
+from django.apps import apps
+from django.core.exceptions import FieldDoesNotExist
+
+register = template.Library()
+
+
+@register.simple_tag
+def audit_fields(event, values: dict | None) -> list[tuple[str, object]]:
+    """An audit event's before/after as (field label, value) pairs, labels from the model when known."""
+    if not values:
+        return []
+    try:
+        model = apps.get_model(event.object_type)
+    except (LookupError, ValueError):
+        model = None
+    pairs = []
+    for key, value in values.items():
+        label = key
+        if model is not None:
+            try:
+                label = str(model._meta.get_field(key.removesuffix("_id")).verbose_name)
+            except FieldDoesNotExist:
+                pass
+        pairs.append((label, "—" if value in (None, "") else value))
+    return pairs
