@@ -1,3 +1,5 @@
+import contextlib
+
 from django import template
 from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
@@ -18,9 +20,7 @@ def audit_fields(event, values: dict | None) -> list[tuple[str, object]]:
     for key, value in values.items():
         label = key
         if model is not None:
-            try:
+            with contextlib.suppress(FieldDoesNotExist):
                 label = str(model._meta.get_field(key.removesuffix("_id")).verbose_name)
-            except FieldDoesNotExist:
-                pass
         pairs.append((label, "—" if value in (None, "") else value))
     return pairs
