@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "huey.contrib.djhuey",
     "minesafe.core",
     "minesafe.registry",
+    "minesafe.hazards",
     "minesafe.web",
 ]
 
@@ -148,6 +149,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns at start-up when it is missing
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -206,3 +208,6 @@ LOGGING = {
 }
 
 AUTHENTICATION_BACKENDS = ["minesafe.core.backends.LockoutModelBackend"]
+
+EMAIL_BACKEND = os.environ.get("MINESAFE_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = os.environ.get("MINESAFE_FROM_EMAIL", "minesafe@localhost")

@@ -166,3 +166,22 @@ class ReferenceCatalogue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.version}"
+
+
+class Notification(models.Model):
+    """An in-app message to one person; other channels (e-mail, SMS) are sent alongside by core.notify."""
+
+    recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    subject = models.CharField(_("subject"), max_length=200)
+    body = models.TextField(_("message"), blank=True)
+    link = models.CharField(_("link"), max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+
+    def __str__(self) -> str:
+        return self.subject

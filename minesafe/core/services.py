@@ -15,11 +15,21 @@ from .models import AuditEvent, Organisation, ReferenceCatalogue, Region, User
 
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
 # The catalogues this project ships, loaded into ReferenceCatalogue (kind -> file).
-REFERENCE_FILES = {
+REFERENCE_FILES: dict[str, str | Path] = {
     "scale": "scale.yaml",
     "tailings": "tailings.yaml",
     "standardization": "standardization.yaml",
 }
+# Loaders higher apps add (in AppConfig.ready) for reference data kept in their own tables.
+REFERENCE_LOADERS: list = []
+
+
+def register_reference(kind: str | None = None, path: Path | None = None, loader=None) -> None:
+    """Let an app ship a catalogue file (kept in ReferenceCatalogue) or a loader of its own."""
+    if kind and path:
+        REFERENCE_FILES[kind] = path
+    if loader and loader not in REFERENCE_LOADERS:
+        REFERENCE_LOADERS.append(loader)
 
 # City departments named in the action plan (承市安办字〔2024〕69号), by plan unit code.
 CITY_DEPARTMENTS = {
@@ -77,12 +87,12 @@ def unlock_user(actor: User, user: User) -> None:
 
 # Reference data --------------------------------------------------------------------------------
 @functools.cache
-def _parsed_reference(name: str) -> dict:
+def _parsed_reference(name: str | Path) -> dict:
     with open(REFERENCE_DIR / name, encoding="utf-8") as fh:
         return yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
-def read_reference_yaml(name: str) -> dict:
+def read_reference_yaml(name: str | Path) -> dict:
     """A shipped reference file (parsed once per process; each caller gets its own copy)."""
     return copy.deepcopy(_parsed_reference(name))
 
@@ -98,7 +108,7 @@ def load_reference_catalogues() -> int:
         with transaction.atomic():
             ReferenceCatalogue.objects.filter(kind=kind, active=True).update(active=False)
             cat = ReferenceCatalogue.objects.create(kind=kind, version=version, data=data, active=True,
-                                                    note=f"loaded from {filename}")
+                                                    note=f"loaded from {Path(filename).name}")
             audit.record(None, AuditEvent.Action.CREATE, cat, after={"kind": kind, "version": version})
         created += 1
     return created
@@ -182,3 +192,5 @@ def bootstrap_reference_data() -> None:
     load_regions()
     load_organisations()
     load_reference_catalogues()
+    for loader in REFERENCE_LOADERS:
+        loader()
