@@ -2,6 +2,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from minesafe.hazards import api as hazards_api
 from minesafe.registry import api as registry_api
 
 router = DefaultRouter()
@@ -11,6 +12,13 @@ router.register("mines", registry_api.MineViewSet, basename="mine")
 router.register("ledger-submissions", registry_api.LedgerSubmissionViewSet, basename="ledgersubmission")
 router.register("status-changes", registry_api.StatusChangeViewSet, basename="statuschange")
 router.register("leaders", registry_api.LeaderViewSet, basename="leader")
+router.register("hazard-items", hazards_api.HazardItemViewSet, basename="hazarditem")
+router.register("hazards", hazards_api.HazardViewSet, basename="hazard")
+router.register("hazard-extensions", hazards_api.ExtensionViewSet, basename="hazardextension")
+router.register("hazard-transitions", hazards_api.HazardTransitionViewSet, basename="hazardtransition")
+router.register("escalation-steps", hazards_api.EscalationStepViewSet, basename="escalationstep")
+router.register("self-checks", hazards_api.SelfCheckViewSet, basename="selfcheck")
+router.register("investigations", hazards_api.InvestigationViewSet, basename="investigation")
 router.register("public/leaders", registry_api.PublicLeaderViewSet, basename="public-leader")
 
 urlpatterns = [

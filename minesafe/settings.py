@@ -177,7 +177,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"MineStatusEnum": "minesafe.registry.models.Mine.Status"},
+    "ENUM_NAME_OVERRIDES": {
+        "MineStatusEnum": "minesafe.registry.models.Mine.Status",
+        "HazardStatusEnum": "minesafe.hazards.models.Hazard.Status",
+        "AttachmentKindEnum": "minesafe.hazards.models.HazardAttachment.Kind",
+        "OrganisationKindEnum": "minesafe.core.models.Organisation.Kind",
+        "RegionKindEnum": "minesafe.core.models.Region.Kind",
+        "ExtensionStatusEnum": "minesafe.hazards.models.DeadlineExtension.Status",
+        "InvestigationStatusEnum": "minesafe.hazards.models.Investigation.Status",
+    },
 }
 
 HUEY_URL = os.environ.get("HUEY_REDIS_URL")

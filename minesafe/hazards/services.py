@@ -519,3 +519,64 @@ def funds_total(hazards) -> Decimal:
     from django.db.models import Sum
 
     return hazards.aggregate(s=Sum("funds"))["s"] or Decimal(0)
+
+
+# Analysis (动态分析) -------------------------------------------------------------------------------
+def analysis(hazards, today: dt.date | None = None) -> dict:
+    """Counts and trends over a (scoped, filtered) hazard queryset, all computed in the database."""
+    from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q
+    from django.db.models.functions import TruncMonth
+
+    from minesafe.registry.services import add_months
+
+    today = today or timezone.localdate()
+    open_q = Q(status__in=OPEN_STATUSES)
+    overdue_q = Q(status__in=[H.REPORTED, H.RECTIFYING], deadline__lt=today)
+    counts = dict(total=Count("id"), open=Count("id", filter=open_q), overdue=Count("id", filter=overdue_q),
+                  closed=Count("id", filter=Q(status=H.CLOSED)))
+    totals = hazards.aggregate(**counts, repeat=Count("id", filter=Q(is_repeat=True)),
+                               supervised=Count("id", filter=Q(city_supervised=True) & open_q))
+    to_close = hazards.filter(status=H.CLOSED, closed_at__isnull=False).aggregate(
+        avg=Avg(ExpressionWrapper(F("closed_at") - F("reported_at"), output_field=DurationField())))["avg"]
+    since = add_months(today.replace(day=1), -11)
+    trend = {row["month"].strftime("%Y-%m") if hasattr(row["month"], "strftime") else str(row["month"])[:7]: row
+             for row in hazards.filter(found_on__gte=since).annotate(month=TruncMonth("found_on"))
+             .values("month").annotate(found=Count("id"), closed=Count("id", filter=Q(status=H.CLOSED)))
+             .order_by("month")}
+    months = [f"{add_months(since, i):%Y-%m}" for i in range(12)]
+    return {
+        "totals": totals,
+        "avg_days_to_close": round(to_close.total_seconds() / 86400, 1) if to_close else None,
+        "by_county": list(hazards.values("mine__county__code", "mine__county__name_zh").annotate(**counts)
+                          .order_by("mine__county__code")),
+        "by_mine_type": list(hazards.values("mine__mine_type").annotate(**counts).order_by("-total")),
+        "by_item": list(hazards.values("item__code", "item__title_zh").annotate(**counts).order_by("-total")[:15]),
+        "by_source": list(hazards.values("source").annotate(**counts).order_by("-total")),
+        "by_status": list(hazards.values("status").annotate(total=Count("id")).order_by("status")),
+        "trend": [{"month": m, "found": trend.get(m, {}).get("found", 0), "closed": trend.get(m, {}).get("closed", 0)}
+                  for m in months],
+    }
+
+
+def work_list(hazards, today: dt.date | None = None) -> dict:
+    """What a county works through each morning, most urgent first."""
+    today = today or timezone.localdate()
+    soon = today + dt.timedelta(days=7)
+    base = hazards.select_related("mine__county", "item")
+    return {
+        "overdue": base.filter(status__in=[H.REPORTED, H.RECTIFYING], deadline__lt=today).order_by("deadline"),
+        "awaiting_verification": base.filter(status=H.SUBMITTED).order_by("reported_at"),
+        "plan_missing": base.filter(status=H.REPORTED).order_by("found_on"),
+        "due_soon": base.filter(status=H.RECTIFYING, deadline__gte=today, deadline__lte=soon).order_by("deadline"),
+        "extensions": DeadlineExtension.objects.filter(
+            hazard__in=hazards, status=DeadlineExtension.Status.PENDING).select_related("hazard__mine"),
+    }
+
+
+def active_item(code: str) -> HazardItem:
+    """The item with this code in the newest active version of the standard."""
+    item = (HazardItem.objects.filter(code=code.strip().upper(), catalogue__active=True)
+            .select_related("catalogue").order_by("-catalogue__effective").first())
+    if item is None:
+        raise ValidationError({"item": _("no standard item %(c)s in an active version") % {"c": code}})
+    return item
