@@ -54,6 +54,21 @@ def parse_database_url(url: str) -> dict:
 
 
 SECRET_KEY = _secret_key()
+
+
+def _audit_key() -> str:
+    """The audit chain's HMAC key: outside the database, so database access alone cannot re-chain."""
+    if key := os.environ.get("MINESAFE_AUDIT_KEY"):
+        return key
+    path = VAR_DIR / "audit_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+AUDIT_KEY = _audit_key()
+AUDIT_ANCHOR_FILE = Path(os.environ.get("MINESAFE_AUDIT_ANCHOR_FILE", VAR_DIR / "audit-anchors.jsonl"))
 DEBUG = env_bool("MINESAFE_DEBUG")
 ALLOWED_HOSTS = [h for h in os.environ.get("MINESAFE_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("MINESAFE_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
@@ -160,10 +175,12 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "minesafe.core.filters.ScopedFilterBackend",
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
+    # JSON only: the browsable API's forms would list related rows outside the caller's scope.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -174,6 +191,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Non-coal mine safety regulatory platform. Every list is scoped to the caller.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -202,8 +220,8 @@ else:
 # Monthly ledger: the update for month M is due this many days after M ends.
 LEDGER_GRACE_DAYS = int(os.environ.get("MINESAFE_LEDGER_GRACE_DAYS", 5))
 # Excel uploads: a ceiling on the file and on what it unpacks to (zip bombs).
-IMPORT_MAX_BYTES = int(os.environ.get("MINESAFE_IMPORT_MAX_BYTES", 20 * 1024 * 1024))
-IMPORT_MAX_UNPACKED_BYTES = int(os.environ.get("MINESAFE_IMPORT_MAX_UNPACKED_BYTES", 200 * 1024 * 1024))
+IMPORT_MAX_BYTES = int(os.environ.get("MINESAFE_IMPORT_MAX_BYTES", 10 * 1024 * 1024))
+IMPORT_MAX_UNPACKED_BYTES = int(os.environ.get("MINESAFE_IMPORT_MAX_UNPACKED_BYTES", 40 * 1024 * 1024))
 IMPORT_MAX_ROWS = int(os.environ.get("MINESAFE_IMPORT_MAX_ROWS", 20000))
 DATA_UPLOAD_MAX_MEMORY_SIZE = IMPORT_MAX_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

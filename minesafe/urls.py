@@ -7,5 +7,6 @@ urlpatterns = [
     path("api/v1/", include("minesafe.api_urls")),
     path("", include("minesafe.core.urls")),
     path("", include("minesafe.registry.urls")),
+    path("", include("minesafe.hazards.urls")),
     path("", include("minesafe.web.urls")),
 ]

@@ -2,6 +2,7 @@
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
 from rest_framework import status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -23,6 +24,9 @@ def exception_handler(exc, context):
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, DjangoPermissionDenied):
         return Response({"detail": str(exc) or "permission denied"}, status=status.HTTP_403_FORBIDDEN)
+    if isinstance(exc, IntegrityError):  # a race past the services' checks: still a conflict, never a 500
+        return Response({"detail": "conflicts with an existing record; reload and try again", "code": "conflict"},
+                        status=status.HTTP_409_CONFLICT)
     return drf_exception_handler(exc, context)
 
 
@@ -35,3 +39,4 @@ class ScopedViewSetMixin:
 
 class ScopedReadOnlyViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     pass
+

@@ -1,18 +1,23 @@
-"""Append-only audit events chained by SHA-256.
+"""Append-only audit events chained by HMAC-SHA256.
 
 Each event stores the hash of the previous event and its own hash over its content plus that link,
-so editing, deleting or inserting a row anywhere breaks the chain from that point on. `seq` is unique,
-so two writers racing for the same link fail loudly instead of forking the chain.
+so editing, deleting or inserting a row anywhere breaks the chain from that point on. The hash is
+keyed with a secret kept outside the database (settings.AUDIT_KEY), so someone who can only write
+to the database cannot recompute a consistent chain; and the head of the chain is anchored outside
+the database every night (`anchor_head`), so cutting events off the end is detected too. `seq` is
+unique, so two writers racing for the same link fail loudly instead of forking the chain.
 """
 
 import datetime as dt
 import decimal
 import hashlib
+import hmac
 import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
 
@@ -20,6 +25,7 @@ from .context import current_request_id
 from .models import AuditEvent
 
 GENESIS_HASH = "0" * 64
+NEVER_LOGGED = {"password"}  # secrets stay out of the log, even hashed
 
 
 def json_safe(value):
@@ -43,7 +49,7 @@ def snapshot(instance: models.Model, fields: Iterable[str] | None = None) -> dic
     names = set(fields) if fields is not None else None
     data = {}
     for field in instance._meta.concrete_fields:
-        if names is not None and field.name not in names:
+        if (names is not None and field.name not in names) or field.name in NEVER_LOGGED:
             continue
         value = getattr(instance, field.attname)
         if isinstance(value, decimal.Decimal) and getattr(field, "decimal_places", None) is not None:
@@ -74,7 +80,7 @@ def compute_hash(event: AuditEvent) -> str:
         "prev_hash": event.prev_hash,
     }
     canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hmac.new(settings.AUDIT_KEY.encode(), canonical.encode(), hashlib.sha256).hexdigest()
 
 
 @dataclass
@@ -150,7 +156,8 @@ class VerifyResult:
 
 
 def verify_chain() -> VerifyResult:
-    """Recompute every hash in order; report the first event whose content or link does not match."""
+    """Recompute every hash in order; report the first event whose content or link does not match,
+    then check that every anchored head is still there unchanged (nothing cut off the end)."""
     prev_hash = GENESIS_HASH
     expected_seq = 1
     checked = 0
@@ -164,7 +171,39 @@ def verify_chain() -> VerifyResult:
         prev_hash = event.hash
         expected_seq += 1
         checked += 1
+    for anchor in read_anchors():
+        stored = AuditEvent.objects.filter(seq=anchor["seq"]).values_list("hash", flat=True).first()
+        if stored != anchor["hash"]:
+            return VerifyResult(False, checked, anchor["seq"],
+                                f"event #{anchor['seq']} anchored on {anchor['at']} is missing or changed")
     return VerifyResult(True, checked)
+
+
+def anchors_path():
+    return settings.AUDIT_ANCHOR_FILE
+
+
+def read_anchors() -> list[dict]:
+    path = anchors_path()
+    if not path.exists():
+        return []
+    database = settings.DATABASES["default"]["NAME"]
+    with open(path, encoding="utf-8") as fh:
+        return [a for a in map(json.loads, filter(str.strip, fh)) if a.get("database") == str(database)]
+
+
+def anchor_head() -> dict | None:
+    """Append the chain's head to the anchor file (outside the database); None for an empty log."""
+    head = AuditEvent.objects.order_by("-seq").values("seq", "hash").first()
+    if head is None:
+        return None
+    anchor = {"seq": head["seq"], "hash": head["hash"], "at": json_safe(timezone.now()),
+              "database": str(settings.DATABASES["default"]["NAME"])}
+    path = anchors_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(anchor) + "\n")
+    return anchor
 
 
 def history(obj: models.Model):

@@ -15,6 +15,5 @@ class LockoutModelBackend(ModelBackend):
         user = super().authenticate(request, username=username, password=password, **kwargs)
         if user is None:
             services.note_failed_login(username)
-        else:
-            services.note_successful_login(user)
-        return user
+            return None
+        return user if services.note_successful_login(user) else None

@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from . import audit
@@ -53,26 +54,28 @@ def locked_until(username: str) -> dt.datetime | None:
 
 
 def note_failed_login(username: str) -> None:
+    """Count a failure atomically (parallel guesses all count) and lock at the limit."""
     with transaction.atomic():
-        user = User.objects.select_for_update().filter(username=username).first()
-        if user is None:
+        if not User.objects.filter(username=username).update(failed_logins=F("failed_logins") + 1):
             audit.record(None, AuditEvent.Action.LOGIN_FAILED, object_type="core.user", object_repr=username[:150])
             return
-        user.failed_logins += 1
-        fields = ["failed_logins"]
-        audit.record(user, AuditEvent.Action.LOGIN_FAILED, user, after={"failed_logins": user.failed_logins})
+        user = User.objects.select_for_update().get(username=username)
+        audit.record(None, AuditEvent.Action.LOGIN_FAILED, user, after={"failed_logins": user.failed_logins})
         if user.failed_logins >= settings.LOGIN_MAX_FAILURES:
             user.locked_until = timezone.now() + dt.timedelta(minutes=settings.LOGIN_LOCK_MINUTES)
             user.failed_logins = 0
-            fields.append("locked_until")
-            audit.record(user, AuditEvent.Action.LOCKED, user, after={"locked_until": user.locked_until})
-        user.save(update_fields=fields)
+            user.save(update_fields=["failed_logins", "locked_until"])
+            audit.record(None, AuditEvent.Action.LOCKED, user, after={"locked_until": user.locked_until})
 
 
-def note_successful_login(user: User) -> None:
+def note_successful_login(user: User) -> bool:
+    """Reset the failure count, unless a parallel attempt locked the account meanwhile (then refuse)."""
     with transaction.atomic():
+        if locked_until(user.username):
+            return False
         User.objects.filter(pk=user.pk).update(failed_logins=0, locked_until=None)
         audit.record(user, AuditEvent.Action.LOGIN, user)
+    return True
 
 
 def unlock_user(actor: User, user: User) -> None:

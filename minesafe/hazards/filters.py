@@ -3,6 +3,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from minesafe.core.filters import IdFilter
 from minesafe.registry.filters import county_choices
 from minesafe.registry.models import Mine
 
@@ -18,7 +19,7 @@ class HazardFilterSet(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=Hazard.Status.choices, label=_("Status"))
     source = django_filters.ChoiceFilter(choices=Hazard.Source.choices, label=_("Source"))
     item = django_filters.CharFilter(field_name="item__code", label=_("Standard item"))
-    mine = django_filters.NumberFilter(field_name="mine_id", label=_("Mine"))
+    mine = IdFilter(field_name="mine_id", label=_("Mine"))
     overdue = django_filters.BooleanFilter(method="filter_overdue", label=_("Overdue"))
     is_repeat = django_filters.BooleanFilter(label=_("Repeat offence"))
     city_supervised = django_filters.BooleanFilter(label=_("City-supervised"))
@@ -46,7 +47,7 @@ class HazardFilterSet(django_filters.FilterSet):
 
 
 class SelfCheckFilterSet(django_filters.FilterSet):
-    mine = django_filters.NumberFilter(field_name="mine_id")
+    mine = IdFilter(field_name="mine_id")
     county = django_filters.CharFilter(field_name="mine__county__code")
     period = django_filters.DateFilter()
 

@@ -410,7 +410,7 @@ def escalate_due(today: dt.date | None = None) -> EscalationRun:
             hazard.escalation_level = level + 1
             orgs = organisations_for(hazard, rung["notify"])
             EscalationStep.objects.create(hazard=hazard, level=level + 1, rung=rung["code"], days_overdue=late,
-                                          recipients=[o.name for o in orgs])
+                                          recipients=[o.name for o in orgs], at=_job_time(today))
             audit.record("system", AuditEvent.Action.TRANSITION, hazard, before={"escalation": level},
                          after={"escalation": level + 1, "rung": rung["code"], "days_late": late})
             notify.send(_("%(r)s: hazard %(n)s is %(d)d days late") % {
@@ -419,6 +419,13 @@ def escalate_due(today: dt.date | None = None) -> EscalationRun:
             _reschedule(hazard, today, rungs, late)
         run.escalated += 1
     return run
+
+
+def _job_time(today: dt.date) -> dt.datetime:
+    """When a step happened: now for today's run, the job's morning hour for a run on another day."""
+    if today == timezone.localdate():
+        return timezone.now()
+    return timezone.make_aware(dt.datetime.combine(today, dt.time(6, 5)))
 
 
 def _reschedule(hazard: Hazard, today: dt.date, rungs: list[dict], late: int) -> None:

@@ -1,7 +1,8 @@
 """REST API for the registry. Every queryset is scoped by `visible_to`; every change goes through services."""
 
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -125,10 +126,12 @@ class MineViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, mixins.UpdateMode
     @action(detail=False, methods=["post"], url_path="import", parser_classes=[MultiPartParser])
     def import_ledger(self, request):
         """Import a filled template: all rows or none; 400 with every bad cell when any is wrong."""
+        if not excel.may_import(request.user):
+            raise PermissionDenied("only the city and county bureaus import the mine ledger")
         upload = request.FILES.get("file")
         if upload is None:
             return Response({"file": ["upload the workbook in the field 'file'"]}, status=400)
-        result = excel.import_ledger(request.user, upload.name, upload.read())
+        result = excel.import_ledger(request.user, upload.name, upload.read(settings.IMPORT_MAX_BYTES + 1))
         if not result.ok:
             return Response({
                 "detail": result.file_error or "the workbook has errors; nothing was imported",
@@ -172,6 +175,3 @@ class PublicLeaderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return ResponsibleLeader.objects.published_current().select_related("mine__county").exclude(
             mine__status=Mine.Status.CLOSED)
 
-
-def get_visible_mine(user, pk) -> Mine:
-    return get_object_or_404(Mine.objects.visible_to(user).select_related("county", "enterprise"), pk=pk)

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -338,9 +339,12 @@ def read_rows(data: bytes) -> tuple[list[str], list[tuple[int, list]]]:
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
         ws = wb.worksheets[0]
-        rows = ws.iter_rows(values_only=True)
-        header = [("" if h is None else str(h).strip()) for h in next(rows, [])]
+        header = [("" if h is None else str(h).strip()) for h in next(ws.iter_rows(max_row=1, values_only=True), [])]
+        while header and not header[-1]:
+            header.pop()
         body = []
+        # Only as many columns as the header names: cells beyond it are not read at all.
+        rows = ws.iter_rows(min_row=2, max_col=max(len(header), 1), values_only=True)
         for index, row in enumerate(rows, start=2):
             values = list(row)
             if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
@@ -356,8 +360,15 @@ def read_rows(data: bytes) -> tuple[list[str], list[tuple[int, list]]]:
     return header, body
 
 
+def may_import(actor: User) -> bool:
+    """Registering and changing mines in bulk is for regulators (the city, a county)."""
+    return services.can_create_in_county(actor, actor.organisation.region) if actor.organisation_id else False
+
+
 def import_ledger(actor: User, name: str, data: bytes) -> ImportResult:
     """Validate every cell and row; import all rows in one transaction only when none has an error."""
+    if not may_import(actor):
+        raise PermissionDenied(_("only the city and county bureaus import the mine ledger"))
     try:
         check_upload(name, data)
         header, body = read_rows(data)
@@ -371,6 +382,9 @@ def import_ledger(actor: User, name: str, data: bytes) -> ImportResult:
         if title and col is None:
             result.file_error = _("unknown column %(c)s; use the template") % {"c": title}
             return result
+        if col is not None and col in columns:
+            result.file_error = _("column %(c)s appears twice") % {"c": col.zh}
+            return result
         columns.append(col)
     missing = [c.zh for c in COLUMNS if c.required and c not in columns]
     if missing:
@@ -380,11 +394,13 @@ def import_ledger(actor: User, name: str, data: bytes) -> ImportResult:
         result.file_error = _("the sheet has no data rows")
         return result
 
-    plan = _validate_rows(actor, columns, body, result.errors)
-    if result.errors:
-        return result
     try:
+        # Validation and writing in one transaction, with the existing mines locked: what was checked
+        # is what gets written.
         with transaction.atomic():
+            plan = _validate_rows(actor, columns, body, result.errors)
+            if result.errors:
+                return result
             _apply(actor, plan, result)
     except _RowFailure as failure:
         result.errors.append(failure.error)
@@ -410,11 +426,15 @@ def _validate_rows(actor: User, columns: list[Column | None], body, errors: list
             if key:
                 counties[key] = region
     codes = [str(r[columns.index(COLUMN_BY_HEADER["code"])] or "").strip() for _, r in body]
-    existing = {m.code: m for m in Mine.objects.filter(code__in=codes).select_related("enterprise", "county")}
+    existing = {m.code: m for m in Mine.objects.filter(code__in=codes).select_related("enterprise", "county")
+                .select_for_update(of=("self",))}
     enterprises = {e.credit_code: e for e in Enterprise.objects.only("id", "name", "credit_code")}
-    enterprise_names = {e.name: e.credit_code for e in enterprises.values()}
+    enterprise_names = {e.name for e in enterprises.values()} | set(
+        Organisation.objects.filter(kind=Organisation.Kind.ENTERPRISE).values_list("name", flat=True))
     seen_codes: dict[str, int] = {}
     new_enterprise_names: dict[str, str] = {}
+    new_enterprise_codes: dict[str, str] = {}
+    visible_enterprises = set(Enterprise.objects.visible_to(actor).values_list("pk", flat=True))
     plans = []
     for row_number, raw in body:
         values: dict = {}
@@ -455,12 +475,15 @@ def _validate_rows(actor: User, columns: list[Column | None], body, errors: list
             known = enterprises.get(values["credit_code"])
             name = values["enterprise_name"]
             if known and known.name != name:
-                fail(credit_col, values["credit_code"], _("belongs to %(n)s") % {"n": known.name})
+                fail(credit_col, values["credit_code"], _("belongs to %(n)s") % {"n": known.name}
+                     if known.pk in visible_enterprises else _("conflicts with an existing registration"))
             elif not known and new_enterprise_names.setdefault(values["credit_code"], name) != name:
                 fail(credit_col, values["credit_code"], _("used with two enterprise names in this file"))
             elif not known and name in enterprise_names:
                 fail(COLUMN_BY_HEADER["enterprise_name"], name,
-                     _("already registered with credit code %(c)s") % {"c": enterprise_names[name]})
+                     _("an enterprise of this name is registered under another credit code"))
+            elif not known and new_enterprise_codes.setdefault(name, values["credit_code"]) != values["credit_code"]:
+                fail(COLUMN_BY_HEADER["enterprise_name"], name, _("used with two credit codes in this file"))
         if row_errors:
             errors.extend(row_errors)
             continue
@@ -498,7 +521,7 @@ def _check_row_rules(actor, values, mine, county, fail, row_errors) -> None:
             return
     else:
         if not services.can_manage_mine(actor, mine):
-            fail(col["code"], values["code"], _("you may not change this mine"))
+            fail(col["code"], values["code"], _("conflicts with an existing registration outside your area"))
             return
         if mine.county_id != county.pk:
             fail(col["county"], values["county"], _("a mine cannot move county by import"))
@@ -585,10 +608,15 @@ def _apply(actor: User, plans: list[RowPlan], result: ImportResult) -> None:
 
 
 def build_error_report(result: ImportResult) -> bytes:
-    """The uploaded rows with an error column and the bad cells marked, for the official to correct."""
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "错误报告"
+    """The rows with errors, each with its problems and the bad cells marked, for the official to correct."""
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("错误报告")
+
+    def marked(value):
+        cell = WriteOnlyCell(ws, value=safe_cell(value))
+        cell.fill = ERROR_FILL
+        return cell
+
     if result.file_error:
         ws.append(["文件错误", result.file_error])
     else:
@@ -597,17 +625,13 @@ def build_error_report(result: ImportResult) -> bytes:
         for err in result.errors:
             by_row.setdefault(err.row, []).append(err)
         header_index = {h: i for i, h in enumerate(result.header)}
-        for offset, raw in enumerate(result.raw_rows):
-            row_number = result.row_numbers[offset]
-            errs = by_row.get(row_number, [])
-            ws.append([row_number, "；".join(f"{e.column}: {e.message}" for e in errs),
-                       *[safe_cell(v) for v in raw]])
-            for err in errs:
-                col = header_index.get(err.column)
-                if col is not None:
-                    ws.cell(row=ws.max_row, column=col + 3).fill = ERROR_FILL
-            if errs:
-                ws.cell(row=ws.max_row, column=2).fill = ERROR_FILL
+        for row_number, raw in zip(result.row_numbers, result.raw_rows, strict=True):
+            errs = by_row.get(row_number)
+            if not errs:
+                continue
+            bad = {header_index.get(e.column) for e in errs}
+            cells = [marked(v) if i in bad else safe_cell(v) for i, v in enumerate(raw)]
+            ws.append([row_number, marked("；".join(f"{e.column}: {e.message}" for e in errs)), *cells])
     buffer = io.BytesIO()
     wb.save(buffer)
     return buffer.getvalue()

@@ -3,6 +3,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from minesafe.core.filters import IdFilter
 from minesafe.core.models import Region
 
 from .models import LedgerSubmission, Mine
@@ -22,8 +23,8 @@ class MineFilterSet(django_filters.FilterSet):
     scale_class = django_filters.ChoiceFilter(choices=Mine.Scale.choices, label=_("Scale"))
     overdue = django_filters.BooleanFilter(method="filter_overdue", label=_("Ledger overdue"))
     is_head_pond = django_filters.BooleanFilter(label=_("Head pond"))
-    pond_grade = django_filters.NumberFilter(label=_("Pond grade"))
-    enterprise = django_filters.NumberFilter(field_name="enterprise_id", label=_("Enterprise"))
+    pond_grade = django_filters.NumberFilter(label=_("Pond grade"), min_value=1, max_value=5)
+    enterprise = IdFilter(field_name="enterprise_id", label=_("Enterprise"))
 
     class Meta:
         model = Mine
@@ -47,7 +48,7 @@ class MineFilterSet(django_filters.FilterSet):
 
 
 class LedgerSubmissionFilterSet(django_filters.FilterSet):
-    mine = django_filters.NumberFilter(field_name="mine_id")
+    mine = IdFilter(field_name="mine_id")
     period_from = django_filters.DateFilter(field_name="period", lookup_expr="gte")
     period_to = django_filters.DateFilter(field_name="period", lookup_expr="lte")
 

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from minesafe.core.models import AuditEvent, Region
+from minesafe.core.scoping import is_city
 from minesafe.core.validators import validate_credit_code
 
 from .models import Enterprise, LedgerSubmission, Mine, MineStatusChange, ResponsibleLeader
@@ -75,6 +76,14 @@ class StatusChangeSerializer(serializers.ModelSerializer):
 
 
 class LeaderSerializer(serializers.ModelSerializer):
+    phone = serializers.SerializerMethodField()
+
+    def get_phone(self, leader) -> str:
+        """Leaders' phone numbers are for the regulators who assign them, not every reader."""
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        return leader.phone if user is not None and (is_city(user) or user.role == "county") else ""
+
     class Meta:
         model = ResponsibleLeader
         fields = ["id", "mine", "name", "post", "level", "phone", "start_date", "end_date", "published"]

@@ -100,12 +100,26 @@ def ledger_due_for_period(period: dt.date) -> dt.date:
     return last_day + dt.timedelta(days=settings.LEDGER_GRACE_DAYS)
 
 
-def next_ledger_due(mine: Mine, registered_on: dt.date | None = None) -> dt.date | None:
+def next_ledger_due(mine: Mine, registered_on: dt.date | None = None,
+                    submitted: set[dt.date] | None = None) -> dt.date | None:
+    """The due date of the first month, from the first one reported, that has no ledger yet.
+
+    A skipped month therefore stays overdue until it is filled in; reporting later months does not
+    hide it. A mine with no ledger yet owes one from the month it was registered.
+    """
     if mine.status == S.CLOSED:
         return None
-    if mine.last_ledger_period:
-        return ledger_due_for_period(add_months(mine.last_ledger_period, 1))
-    return ledger_due_for_period(month_start(registered_on or timezone.localdate()))
+    if submitted is None:
+        submitted = set(mine.ledger_submissions.values_list("period", flat=True)) if mine.pk else set()
+    month = min(submitted) if submitted else month_start(registered_on or timezone.localdate())
+    while month in submitted:
+        month = add_months(month, 1)
+    return ledger_due_for_period(month)
+
+
+def registered_on(mine: Mine) -> dt.date | None:
+    first = mine.status_changes.order_by("effective_date").values_list("effective_date", flat=True).first()
+    return first or (timezone.localdate(mine.created_at) if mine.created_at else None)
 
 
 # Validation and derived fields -------------------------------------------------------------------
@@ -113,6 +127,14 @@ def validate_mine(mine: Mine) -> None:
     """Cross-field rules that a single form field cannot check; raises ValidationError by field."""
     errors: dict[str, str] = {}
     today = timezone.localdate()
+    for name in MINE_FIELDS:  # each column's own limits (digits, lengths, choices), whatever the input path
+        value = getattr(mine, name)
+        if value in (None, ""):
+            continue
+        try:
+            Mine._meta.get_field(name).clean(value, mine)
+        except ValidationError as exc:
+            errors[name] = " ".join(exc.messages)
     if mine.county_id and mine.county.kind == Region.Kind.CITY:
         errors["county"] = _("choose a county-level unit, not the city")
     if mine.standard_date and mine.standard_date > today:
@@ -176,20 +198,30 @@ def apply_classification(mine: Mine, catalogues: dict | None = None) -> None:
 # Enterprises -------------------------------------------------------------------------------------
 def get_or_create_enterprise(actor: User, name: str, credit_code: str, county: Region,
                              **details) -> tuple[Enterprise, bool]:
-    """The enterprise with this credit code, created (with its organisation) if new."""
-    credit_code = credit_code.strip().upper()
+    """The enterprise with this credit code, created (with its organisation) if new.
+
+    Permission comes first, and a conflict with a registration the actor cannot see is reported
+    without naming it, so the registry cannot be probed through error messages.
+    """
+    if not can_create_in_county(actor, county):
+        raise PermissionDenied(_("you may not register enterprises in %(c)s") % {"c": county})
+    credit_code, name = credit_code.strip().upper(), name.strip()
     if reason := credit_code_error(credit_code):
         raise ValidationError({"credit_code": _("Invalid unified social credit code: %(r)s") % {"r": reason}})
     existing = Enterprise.objects.filter(credit_code=credit_code).first()
     if existing:
-        if existing.name != name.strip():
-            raise ValidationError({"credit_code": _("belongs to %(n)s, not %(m)s") % {"n": existing.name, "m": name}})
+        if existing.name != name:
+            visible = Enterprise.objects.visible_to(actor).filter(pk=existing.pk).exists()
+            message = (_("belongs to %(n)s, not %(m)s") % {"n": existing.name, "m": name} if visible
+                       else _("conflicts with an existing registration"))
+            raise ValidationError({"credit_code": message})
         return existing, False
-    if not can_create_in_county(actor, county):
-        raise PermissionDenied(_("you may not register enterprises in %(c)s") % {"c": county})
+    if Organisation.objects.filter(kind=Organisation.Kind.ENTERPRISE, name=name).exists():
+        raise ValidationError({"enterprise_name": _("an enterprise of this name is registered under another "
+                                                    "credit code")})
     with transaction.atomic():
-        org = Organisation.objects.create(kind=Organisation.Kind.ENTERPRISE, name=name.strip(), region=county)
-        enterprise = Enterprise(name=name.strip(), credit_code=credit_code, organisation=org, county=county, **details)
+        org = Organisation.objects.create(kind=Organisation.Kind.ENTERPRISE, name=name, region=county)
+        enterprise = Enterprise(name=name, credit_code=credit_code, organisation=org, county=county, **details)
         enterprise.full_clean(exclude=["organisation"])
         enterprise.save()
         audit.record(actor, AuditEvent.Action.CREATE, enterprise, after=audit.snapshot(enterprise))
@@ -235,17 +267,22 @@ def update_mine(actor: User, mine: Mine, changes: dict) -> Mine:
         forbidden = {k for k, v in changes.items() if k not in ENTERPRISE_EDITABLE and getattr(mine, k) != v}
         if forbidden:
             raise PermissionDenied(_("an enterprise may not change: %(f)s") % {"f": ", ".join(sorted(forbidden))})
-    before = audit.snapshot(mine)
-    for name, value in changes.items():
-        setattr(mine, name, value)
-    validate_mine(mine)
-    apply_classification(mine)
-    old, new = audit.diff(before, audit.snapshot(mine))
-    if not new:
-        return mine
     with transaction.atomic():
-        mine.save()
-        audit.record(actor, AuditEvent.Action.UPDATE, mine, before=old, after=new)
+        # Apply the changes to the row as it is now (locked), so a concurrent change is never undone.
+        current = Mine.objects.select_for_update(of=("self",)).select_related("county").get(pk=mine.pk)
+        before = audit.snapshot(current)
+        for name, value in changes.items():
+            setattr(current, name, value)
+        validate_mine(current)
+        apply_classification(current)
+        after = audit.snapshot(current)
+        old, new = audit.diff(before, after)
+        if new:
+            current.save(update_fields=[*[f.name for f in Mine._meta.concrete_fields
+                                          if f.attname in new or f.name in new], "updated_at"])
+            audit.record(actor, AuditEvent.Action.UPDATE, current, before=old, after=new)
+    for field in Mine._meta.concrete_fields:
+        setattr(mine, field.attname, getattr(current, field.attname))
     return mine
 
 
@@ -284,13 +321,16 @@ def change_status(actor: User, mine: Mine, new_status: str, *, reason: str,
         change = MineStatusChange.objects.create(mine=mine, old_status=mine.status, new_status=new_status,
                                                  effective_date=effective_date, reason=reason.strip(),
                                                  changed_by=actor)
-        before = {"status": mine.status, "status_since": mine.status_since}
+        before = {"status": locked.status, "status_since": locked.status_since}
+        after = {"status": new_status, "status_since": effective_date, "reason": reason.strip()}
+        fields = ["status", "status_since", "updated_at"]
         mine.status, mine.status_since = new_status, effective_date
         if new_status == S.CLOSED:  # other changes keep the deadline: an overdue ledger stays overdue
+            before["ledger_due_date"], after["ledger_due_date"] = locked.ledger_due_date, None
             mine.ledger_due_date = None
-        mine.save(update_fields=["status", "status_since", "ledger_due_date", "updated_at"])
-        audit.record(actor, AuditEvent.Action.TRANSITION, mine, before=before,
-                     after={"status": new_status, "status_since": effective_date, "reason": reason.strip()})
+            fields.append("ledger_due_date")
+        mine.save(update_fields=fields)
+        audit.record(actor, AuditEvent.Action.TRANSITION, mine, before=before, after=after)
     return change
 
 
@@ -300,8 +340,11 @@ def submit_monthly_ledger(actor: User, mine: Mine, period: dt.date, *, people_un
     if not can_edit_mine(actor, mine):
         raise PermissionDenied(_("you may not report for this mine"))
     period = month_start(period)
-    if period > month_start(timezone.localdate()):
-        raise ValidationError({"period": _("cannot report a month that has not begun")})
+    if period >= month_start(timezone.localdate()):
+        raise ValidationError({"period": _("report a month once it has ended")})
+    registered = registered_on(mine)
+    if registered and period < month_start(registered):
+        raise ValidationError({"period": _("is before the mine was registered (%(d)s)") % {"d": registered}})
     if mine.status == S.CLOSED:
         raise DomainError(_("a closed mine has no monthly ledger"), field="mine")
     if LedgerSubmission.objects.filter(mine=mine, period=period).exists():
@@ -322,16 +365,18 @@ def submit_monthly_ledger(actor: User, mine: Mine, period: dt.date, *, people_un
             mine=mine, period=period, status=mine.status, people_underground=people_underground, output=output,
             changes=changes, note=note.strip(), submitted_by=actor,
         )
-        updates = ["updated_at"]
+        tracked = ["last_ledger_period", "ledger_due_date", "people_underground"]
+        before = audit.snapshot(mine, tracked)
         if mine.last_ledger_period is None or period > mine.last_ledger_period:
             mine.last_ledger_period = period
-            mine.ledger_due_date = next_ledger_due(mine)
-            updates += ["last_ledger_period", "ledger_due_date"]
+        mine.ledger_due_date = next_ledger_due(mine)
         if people_underground is not None and mine.mine_type == Mine.Type.UNDERGROUND:
             mine.people_underground = people_underground
-            updates.append("people_underground")
-        mine.save(update_fields=updates)
+        old, new = audit.diff(before, audit.snapshot(mine, tracked))
+        mine.save(update_fields=[*new, "updated_at"])
         audit.record(actor, AuditEvent.Action.CREATE, submission, after=audit.snapshot(submission))
+        if new:  # the mine's own fields that the ledger moved are part of its history too
+            audit.record(actor, AuditEvent.Action.UPDATE, mine, before=old, after=new)
     return submission
 
 

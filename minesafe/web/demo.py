@@ -63,6 +63,7 @@ class DemoSummary:
     mines: int = 0
     enterprises: int = 0
     ledger_rows: int = 0
+    hazards: int = 0
     logins: list[DemoLogin] = field(default_factory=list)
 
 
@@ -263,6 +264,7 @@ def seed_demo(seed: int = 2026, months: int = 24, scale: float = 1.0) -> DemoSum
                         "closed": "资源枯竭，依法关闭", "construction": "改扩建"}.get(mine.status, "")))
         missed = weighted(rng, [(0, 88), (1, 8), (2, 3), (4, 1)])
         last = None
+        filed: set[dt.date] = set()
         people = mine.people_underground
         for i, period in enumerate(periods):
             in_effect = mine.status if period >= registry.month_start(mine.status_since) else mine._initial
@@ -280,9 +282,10 @@ def seed_demo(seed: int = 2026, months: int = 24, scale: float = 1.0) -> DemoSum
                     registry.ledger_due_for_period(period) - dt.timedelta(days=rng.randint(0, 8)), dt.time(10))),
             ))
             last = period
+            filed.add(period)
         mine.people_underground = people
         mine.last_ledger_period = last
-        mine.ledger_due_date = registry.next_ledger_due(mine, registered_on=start)
+        mine.ledger_due_date = registry.next_ledger_due(mine, registered_on=start, submitted=filed)
     Mine.objects.bulk_update(mines, ["last_ledger_period", "ledger_due_date", "people_underground"],
                              batch_size=500)
     MineStatusChange.objects.bulk_create(status_changes, batch_size=1000)
@@ -318,6 +321,105 @@ def seed_demo(seed: int = 2026, months: int = 24, scale: float = 1.0) -> DemoSum
     MineAssignment.objects.bulk_create([MineAssignment(user=inspector, mine=m) for m in assigned])
 
     audit.record_many(admin, changes)
+    summary.hazards = seed_hazards(rng, mines, today, months, admin)
     summary.mines = len(mines)
     summary.ledger_rows = len(submissions)
     return summary
+
+
+HAZARD_DESCRIPTIONS = {
+    "UG": ["安全出口被杂物堵塞", "主排水泵仅两台可用", "井下现状图未按期更新", "通风系统风量不足",
+           "提升系统安全保护装置失效"],
+    "OP": ["边坡台阶宽度不足", "排土场未按设计堆排", "边坡在线监测数据中断", "未按设计进行分层开采"],
+    "TP": ["干滩长度不足", "排洪设施部分堵塞", "浸润线埋深低于控制值", "在线监测系统故障未修复", "坝体局部出现渗水"],
+}
+
+
+def seed_hazards(rng: random.Random, mines: list[Mine], today: dt.date, months: int, actor: User) -> int:
+    """Two years of major-hazard history: most closed, some open, overdue and repeated; monthly
+    self-checks; then the daily escalation job replayed over the last 90 days."""
+    from minesafe.hazards import services as hazard_services
+    from minesafe.hazards.models import Hazard, HazardItem, HazardTransition, SelfCheck
+
+    items = {}
+    for item in HazardItem.objects.filter(catalogue__active=True):
+        items.setdefault(item.facility_type, []).append(item)
+    facility = {"underground": "underground", "open_pit": "open_pit", "quarry": "open_pit",
+                "tailings_pond": "tailings"}
+    start = registry.add_months(today.replace(day=1), -months)
+    counters: dict[str, int] = {}
+    hazards: list[Hazard] = []
+    for mine in mines:
+        if mine.status == "closed" or mine.mine_type not in facility:
+            continue
+        candidates = items[facility[mine.mine_type]]
+        favourite = rng.choice(candidates)  # some mines keep failing on the same item
+        for _ in range(weighted(rng, [(0, 25), (1, 25), (2, 20), (3, 15), (5, 10), (8, 5)])):
+            item = favourite if rng.random() < 0.3 else rng.choice(candidates)
+            found_on = start + dt.timedelta(days=rng.randint(0, (today - start).days - 1))
+            age = (today - found_on).days
+            source = weighted(rng, [("self_check", 45), ("county_inspection", 35), ("city_inspection", 10),
+                                    ("tipoff", 5), ("monitoring", 5)])
+            status = "closed" if age > 120 or rng.random() < 0.5 else weighted(
+                rng, [("reported", 20), ("rectifying", 55), ("submitted", 20), ("cancelled", 5)])
+            prefix = f"YH{mine.county.code}{found_on:%Y%m}"
+            counters[prefix] = counters.get(prefix, 0) + 1
+            has_plan = status != "reported" or rng.random() < 0.4
+            hazard = Hazard(
+                number=f"{prefix}{counters[prefix]:04d}", mine=mine, item=item, source=source, found_by=actor,
+                finder_name=person_name(rng), found_on=found_on,
+                description=rng.choice(HAZARD_DESCRIPTIONS[item.code[:2]]), status=status,
+                responsible_person=person_name(rng) if has_plan else "",
+                measures="按设计整改并组织验收" if has_plan else "",
+                funds=Decimal(rng.randint(1, 300)) / 10 if has_plan else None,
+                deadline=found_on + dt.timedelta(days=rng.choice([15, 30, 45, 60, 90])) if has_plan else None,
+                emergency_plan="整改期间停止相关区域作业，设置警戒" if has_plan else "",
+                city_supervised=rng.random() < 0.04,
+                reported_at=timezone.make_aware(dt.datetime.combine(found_on, dt.time(9))),
+            )
+            if status == "closed":
+                hazard.closed_at = hazard.reported_at + dt.timedelta(days=rng.randint(8, 85))
+            hazards.append(hazard)
+    for hazard in hazards:
+        hazard_services.schedule_escalation(hazard, today)
+        if hazard.escalate_on and hazard.escalate_on < today - dt.timedelta(days=90):
+            hazard.escalate_on = today - dt.timedelta(days=90)  # replay only the last 90 days of the job
+    Hazard.objects.bulk_create(hazards, batch_size=1000)
+    # Repeat offenders: the same mine and item again within the configured window.
+    window = dt.timedelta(days=hazard_services.ladder()["repeat_window_days"])
+    last_seen: dict[tuple[int, str], Hazard] = {}
+    repeats = []
+    for hazard in sorted(hazards, key=lambda h: h.found_on):
+        key = (hazard.mine_id, hazard.item.code)
+        earlier = last_seen.get(key)
+        if earlier and hazard.found_on - earlier.found_on <= window and earlier.status != "cancelled":
+            hazard.is_repeat, hazard.repeat_of = True, earlier
+            repeats.append(hazard)
+        last_seen[key] = hazard
+    Hazard.objects.bulk_update(repeats, ["is_repeat", "repeat_of"], batch_size=1000)
+    for hazard in repeats:
+        hazard_services.open_investigation(actor, hazard, hazard.repeat_of)
+    transitions = [HazardTransition(hazard=h, old_status="", new_status="reported", reason="上报", actor=actor,
+                                    at=h.reported_at) for h in hazards]
+    transitions += [HazardTransition(hazard=h, old_status="submitted", new_status="closed", reason="验收合格，销号",
+                                     actor=actor, at=h.closed_at) for h in hazards if h.status == "closed"]
+    HazardTransition.objects.bulk_create(transitions, batch_size=2000)
+    audit.record_many(actor, [audit.Change("import", h, after={"number": h.number, "status": h.status})
+                              for h in hazards])
+    # Monthly self-checks: producing mines file most months; a few missed last month.
+    checks = []
+    for mine in mines:
+        if mine.status != "producing" or mine.mine_type == "processing_plant":
+            continue
+        skip_last = rng.random() < 0.12
+        for period in months_back(today, months):
+            if skip_last and period == months_back(today, 1)[0]:
+                continue
+            found = sum(1 for h in hazards if h.mine_id == mine.pk and h.source == "self_check"
+                        and h.found_on.replace(day=1) == period)
+            checks.append(SelfCheck(mine=mine, period=period, hazards_found=found, led_by=person_name(rng),
+                                    submitted_by=actor))
+    SelfCheck.objects.bulk_create(checks, batch_size=2000)
+    for offset in range(90, -1, -1):  # the daily escalation job, replayed
+        hazard_services.escalate_due(today - dt.timedelta(days=offset))
+    return len(hazards)

@@ -19,7 +19,8 @@ def home(request):
         closed=Count("id", filter=Q(status=Mine.Status.CLOSED)),
         overdue=Count("id", filter=Q(ledger_due_date__lt=today)),
         licence_expired=Count("id", filter=Q(licence_expiry__lt=today) & ~Q(status=Mine.Status.CLOSED)),
-        licence_soon=Count("id", filter=Q(licence_expiry__gte=today, licence_expiry__lte=soon)),
+        licence_soon=Count("id", filter=Q(licence_expiry__gte=today, licence_expiry__lte=soon)
+                           & ~Q(status=Mine.Status.CLOSED)),
         ponds=Count("id", filter=Q(mine_type=Mine.Type.TAILINGS_POND) & ~Q(status=Mine.Status.CLOSED)),
         head_ponds=Count("id", filter=Q(is_head_pond=True) & ~Q(status=Mine.Status.CLOSED)),
     )

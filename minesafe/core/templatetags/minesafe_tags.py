@@ -24,3 +24,19 @@ def audit_fields(event, values: dict | None) -> list[tuple[str, object]]:
                 label = str(model._meta.get_field(key.removesuffix("_id")).verbose_name)
         pairs.append((label, "—" if value in (None, "") else value))
     return pairs
+
+
+@register.simple_tag
+def max_of(rows, key: str) -> int:
+    return max((row.get(key) or 0 for row in rows), default=0)
+
+
+@register.simple_tag
+def percent(value, top) -> int:
+    """Bar width for a CSS chart: value as a share of the largest value, in whole percent."""
+    return round(100 * (value or 0) / top) if top else 0
+
+
+@register.filter
+def get_item(mapping, key):
+    return mapping.get(key, key)

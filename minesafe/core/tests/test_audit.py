@@ -2,11 +2,13 @@
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 from decimal import Decimal
 from io import StringIO
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connection
 
@@ -65,7 +67,7 @@ def test_recorded_events_are_numbered_from_one_and_linked_by_hash(five_events):
     assert all(len(e.hash) == 64 for e in stored)
 
 
-def test_event_hash_is_sha256_of_its_canonical_content(five_events):
+def test_event_hash_is_keyed_sha256_of_its_canonical_content(five_events):
     event = AuditEvent.objects.get(seq=2)
     payload = {
         "seq": 2, "at": event.at.astimezone(dt.UTC).isoformat(timespec="microseconds"), "actor": event.actor_id,
@@ -74,7 +76,8 @@ def test_event_hash_is_sha256_of_its_canonical_content(five_events):
         "after": event.after, "request_id": event.request_id, "prev_hash": event.prev_hash,
     }
     canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    assert event.hash == hashlib.sha256(canonical.encode()).hexdigest()
+    assert event.hash == hmac.new(settings.AUDIT_KEY.encode(), canonical.encode(), hashlib.sha256).hexdigest()
+    assert event.hash != hashlib.sha256(canonical.encode()).hexdigest()  # the key matters
 
 
 def test_recorded_event_names_actor_object_and_change(five_events, actor, region):
@@ -264,3 +267,24 @@ def test_audit_verify_command_names_a_deleted_event(five_events):
     raw("DELETE FROM core_auditevent WHERE seq = 4")
     with pytest.raises(CommandError, match="#4"):
         call_command("audit", "verify", stdout=StringIO())
+
+
+def test_events_cut_off_the_end_are_found_through_the_anchor(five_events, settings, tmp_path):
+    settings.AUDIT_ANCHOR_FILE = tmp_path / "anchors.jsonl"
+    anchor = audit.anchor_head()
+    assert anchor["seq"] == 5 and audit.verify_chain().ok
+    raw("DELETE FROM core_auditevent WHERE seq >= 4")
+    result = audit.verify_chain()
+    assert (result.ok, result.broken_seq) == (False, 5)
+    assert "anchored" in result.reason
+
+
+def test_a_chain_rewritten_without_the_key_does_not_verify(five_events, settings):
+    real_key = settings.AUDIT_KEY
+    raw(f"UPDATE core_auditevent SET after = {json_param()} WHERE seq = 5", [json.dumps({"name_zh": "篡改"})])
+    forged = AuditEvent.objects.get(seq=5)
+    settings.AUDIT_KEY = "a key the forger guessed"
+    raw("UPDATE core_auditevent SET hash = %s WHERE seq = 5", [audit.compute_hash(forged)])
+    settings.AUDIT_KEY = real_key
+    result = audit.verify_chain()
+    assert (result.ok, result.broken_seq) == (False, 5)

@@ -398,7 +398,7 @@ def test_import_without_a_file_is_400(personas):
 def test_enterprise_import_changes_nothing(personas):
     before = counts()
     response = upload(api(personas.ent_a), workbook([good_row("KC-300")]))
-    assert response.status_code == 400
+    assert response.status_code == 403
     assert counts() == before
 
 

@@ -288,10 +288,29 @@ def test_ledger_for_a_future_month_is_refused(personas):
     assert not LedgerSubmission.objects.exists()
 
 
-def test_ledger_for_the_current_month_is_accepted(personas):
-    today = timezone.localdate()
-    submission = services.submit_monthly_ledger(personas.ent_a, personas.mine_a, today)
-    assert submission.period == month_start(today)
+def test_ledger_for_the_current_unfinished_month_is_refused(personas):
+    with pytest.raises(ValidationError) as excinfo:
+        services.submit_monthly_ledger(personas.ent_a, personas.mine_a, timezone.localdate())
+    assert "period" in excinfo.value.message_dict
+    assert not LedgerSubmission.objects.exists()
+
+
+def test_ledger_for_a_month_before_registration_is_refused(personas):
+    with pytest.raises(ValidationError) as excinfo:
+        services.submit_monthly_ledger(personas.ent_a, personas.mine_a, dt.date(1900, 1, 1))
+    assert "period" in excinfo.value.message_dict
+
+
+def test_a_skipped_month_stays_overdue_until_it_is_filed(personas, settings):
+    last = previous_month(timezone.localdate())
+    skipped = previous_month(last)
+    services.submit_monthly_ledger(personas.ent_a, personas.mine_a, previous_month(skipped))
+    services.submit_monthly_ledger(personas.ent_a, fresh(personas.mine_a), last)
+    expected = end_of_month(skipped) + dt.timedelta(days=settings.LEDGER_GRACE_DAYS)
+    assert fresh(personas.mine_a).ledger_due_date == expected
+    services.submit_monthly_ledger(personas.ent_a, fresh(personas.mine_a), skipped)
+    assert fresh(personas.mine_a).ledger_due_date == end_of_month(next_month(last)) + dt.timedelta(
+        days=settings.LEDGER_GRACE_DAYS)
 
 
 def test_duplicate_month_ledger_is_a_domain_error(personas):
@@ -314,17 +333,17 @@ def test_submitting_a_ledger_moves_the_due_date_to_after_the_next_month(personas
 def test_ledger_due_date_uses_the_configured_grace_days(personas, settings):
     settings.LEDGER_GRACE_DAYS = 10
     today = timezone.localdate()
-    services.submit_monthly_ledger(personas.ent_a, personas.mine_a, today)
-    assert fresh(personas.mine_a).ledger_due_date == end_of_month(next_month(today)) + dt.timedelta(days=10)
+    services.submit_monthly_ledger(personas.ent_a, personas.mine_a, previous_month(today))
+    assert fresh(personas.mine_a).ledger_due_date == end_of_month(today) + dt.timedelta(days=10)
 
 
 def test_submitting_an_older_month_does_not_move_the_due_date_back(personas):
-    today = timezone.localdate()
-    services.submit_monthly_ledger(personas.ent_a, personas.mine_a, today)
+    last = previous_month(timezone.localdate())
+    services.submit_monthly_ledger(personas.ent_a, personas.mine_a, last)
     due = fresh(personas.mine_a).ledger_due_date
-    services.submit_monthly_ledger(personas.ent_a, fresh(personas.mine_a), previous_month(today))
+    services.submit_monthly_ledger(personas.ent_a, fresh(personas.mine_a), previous_month(last))
     mine = fresh(personas.mine_a)
-    assert mine.last_ledger_period == month_start(today)
+    assert mine.last_ledger_period == last
     assert mine.ledger_due_date == due
 
 
@@ -333,7 +352,7 @@ def test_ledger_with_a_due_date_in_the_past_is_overdue(personas):
     Mine.objects.filter(pk=personas.mine_a.pk).update(ledger_due_date=today - dt.timedelta(days=1))
     assert fresh(personas.mine_a).ledger_overdue
     assert personas.mine_a in Mine.objects.ledger_overdue()
-    services.submit_monthly_ledger(personas.ent_a, fresh(personas.mine_a), today)
+    services.submit_monthly_ledger(personas.ent_a, fresh(personas.mine_a), previous_month(today))
     assert not fresh(personas.mine_a).ledger_overdue
     assert personas.mine_a not in Mine.objects.ledger_overdue()
 
@@ -341,7 +360,7 @@ def test_ledger_with_a_due_date_in_the_past_is_overdue(personas):
 def test_closed_mine_has_no_monthly_ledger(personas):
     services.change_status(personas.city, personas.mine_a, S.CLOSED, reason="关闭退出")
     with pytest.raises(DomainError):
-        services.submit_monthly_ledger(personas.ent_a, fresh(personas.mine_a), timezone.localdate())
+        services.submit_monthly_ledger(personas.ent_a, fresh(personas.mine_a), previous_month(timezone.localdate()))
     assert fresh(personas.mine_a).ledger_due_date is None
 
 
@@ -359,23 +378,25 @@ def test_ledger_updates_people_underground_and_is_audited(personas):
 
 def test_ledger_records_what_changed_since_the_previous_month(personas):
     today = timezone.localdate()
-    services.submit_monthly_ledger(personas.ent_a, personas.mine_a, previous_month(today), people_underground=12)
+    last = previous_month(today)
+    services.submit_monthly_ledger(personas.ent_a, personas.mine_a, previous_month(last), people_underground=12)
     services.change_status(personas.ent_a, fresh(personas.mine_a), S.SUSPENDED, reason="设备检修")
-    submission = services.submit_monthly_ledger(personas.ent_a, fresh(personas.mine_a), today, people_underground=0)
+    submission = services.submit_monthly_ledger(personas.ent_a, fresh(personas.mine_a), last, people_underground=0)
     assert submission.changes == {"status": [S.PRODUCING, S.SUSPENDED], "people_underground": [12, 0]}
     assert submission.status == S.SUSPENDED
 
 
 def test_people_underground_on_an_open_pit_ledger_is_refused(personas):
     with pytest.raises(ValidationError) as excinfo:
-        services.submit_monthly_ledger(personas.county_b, personas.mine_b, timezone.localdate(),
+        services.submit_monthly_ledger(personas.county_b, personas.mine_b, previous_month(timezone.localdate()),
                                        people_underground=3)
     assert "people_underground" in excinfo.value.message_dict
 
 
 def test_negative_output_is_refused(personas):
     with pytest.raises(ValidationError):
-        services.submit_monthly_ledger(personas.ent_a, personas.mine_a, timezone.localdate(), output=Decimal(-1))
+        services.submit_monthly_ledger(personas.ent_a, personas.mine_a, previous_month(timezone.localdate()),
+                                       output=Decimal(-1))
 
 
 @pytest.mark.parametrize("persona", ["ent_b", "county_b", "inspector", "department"])

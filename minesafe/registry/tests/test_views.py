@@ -311,7 +311,7 @@ def test_bad_monthly_ledger_shows_an_error_and_changes_nothing(personas, period)
 def test_future_month_error_names_the_problem(personas):
     future = services.add_months(timezone.localdate().replace(day=1), 1).strftime("%Y-%m")
     response = browser(personas.ent_a).post(f"/mines/{personas.mine_a.pk}/ledger/", {"period": future}, follow=True)
-    assert "cannot report a month that has not begun" in messages_of(response)[0][1]
+    assert "report a month once it has ended" in messages_of(response)[0][1]
 
 
 def test_monthly_ledger_twice_for_one_month_is_refused(personas):
@@ -384,7 +384,8 @@ def test_bad_import_lists_the_errors_and_offers_a_report_only_to_the_uploader(pe
     assert report["Content-Type"] == excel.XLSX_CONTENT_TYPE
     ws = load_workbook(io.BytesIO(b"".join(report.streaming_content))).worksheets[0]
     assert [c.value for c in ws[1]][:2] == ["行号", "错误"]
-    assert "所属县区" in ws.cell(row=3, column=2).value
+    assert ws.cell(row=2, column=1).value == 3  # the bad row, with its problem
+    assert "所属县区" in ws.cell(row=2, column=2).value
 
     assert browser(personas.county_b).get(url).status_code == 404
     assert browser(personas.city).get(url).status_code == 404

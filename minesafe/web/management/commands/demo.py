@@ -16,7 +16,7 @@ class Command(BaseCommand):
         except RuntimeError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"demo city: {summary.mines} mines, {summary.enterprises} enterprises, "
-                          f"{summary.ledger_rows} monthly ledger rows")
+                          f"{summary.ledger_rows} monthly ledger rows, {summary.hazards} major hazards")
         self.stdout.write(f"demo logins (password {DEMO_PASSWORD}):")
         for login in summary.logins:
             self.stdout.write(f"  {login.username:<12} {login.role:<22} {login.organisation}")

@@ -1,0 +1,32 @@
+"""Small helpers the apps' thin views share."""
+
+from collections.abc import Callable
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from .errors import DomainError
+
+
+def error_text(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        if hasattr(exc, "error_dict"):
+            return "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items())
+        return " ".join(exc.messages)
+    return str(exc)
+
+
+def attempt(request, action: Callable[[], object], success: str):
+    """Run a service call for a form post; show its refusal as a message instead of an error page."""
+    try:
+        result = action()
+    except (ValidationError, DomainError, PermissionDenied) as exc:
+        messages.error(request, error_text(exc))
+        return None
+    messages.success(request, success)
+    return result if result is not None else True
+
+
+def form_errors_message(request, form) -> None:
+    messages.error(request, "; ".join(f"{form.fields[f].label if f in form.fields else ''}: {' '.join(e)}"
+                                      for f, e in form.errors.items()))
