@@ -156,10 +156,10 @@ def _record_transition(actor, hazard: Hazard, old: str, new: str, reason: str) -
                  after={"status": new, "reason": reason})
 
 
-def schedule_escalation(hazard: Hazard, today: dt.date | None = None) -> None:
+def schedule_escalation(hazard: Hazard, today: dt.date | None = None, rules: dict | None = None) -> None:
     """Set `escalate_on`: the day the daily job should look at this hazard next."""
     today = today or timezone.localdate()
-    rules = ladder()
+    rules = rules or ladder()
     if hazard.status == H.REPORTED and not hazard.plan_complete:
         hazard.escalate_on = hazard.found_on + dt.timedelta(days=rules["plan_due_days"])
     elif hazard.status in (H.REPORTED, H.RECTIFYING) and hazard.deadline:

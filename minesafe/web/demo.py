@@ -380,8 +380,9 @@ def seed_hazards(rng: random.Random, mines: list[Mine], today: dt.date, months: 
             if status == "closed":
                 hazard.closed_at = hazard.reported_at + dt.timedelta(days=rng.randint(8, 85))
             hazards.append(hazard)
+    rules = hazard_services.ladder()
     for hazard in hazards:
-        hazard_services.schedule_escalation(hazard, today)
+        hazard_services.schedule_escalation(hazard, today, rules)
         if hazard.escalate_on and hazard.escalate_on < today - dt.timedelta(days=90):
             hazard.escalate_on = today - dt.timedelta(days=90)  # replay only the last 90 days of the job
     Hazard.objects.bulk_create(hazards, batch_size=1000)
