@@ -251,8 +251,10 @@ def transition(actor: User, hazard: Hazard, new_status: str, *, reason: str) -> 
     if not (reason or "").strip():
         raise ValidationError({"reason": _("a reason is required")})
     if new_status == H.RECTIFYING and hazard.status == H.REPORTED and not hazard.plan_complete:
-        missing = [f for f in PLAN_FIELDS if getattr(hazard, f) in (None, "")]
-        raise DomainError(_("the 五落实 plan is incomplete: %(f)s") % {"f": ", ".join(missing)}, field="plan")
+        missing = [str(Hazard._meta.get_field(f).verbose_name) for f in PLAN_FIELDS
+                   if getattr(hazard, f) in (None, "") or (isinstance(getattr(hazard, f), str)
+                                                           and not getattr(hazard, f).strip())]
+        raise DomainError(_("the 五落实 plan is incomplete: %(f)s") % {"f": "、".join(missing)}, field="plan")
     if new_status == H.SUBMITTED and not hazard.attachments.filter(kind=HazardAttachment.Kind.RECTIFICATION).exists():
         raise DomainError(_("attach the rectification evidence before requesting verification"), field="evidence")
     if new_status == H.CLOSED and not hazard.attachments.filter(kind=HazardAttachment.Kind.VERIFICATION).exists():
@@ -361,7 +363,9 @@ def set_city_supervision(actor: User, hazard: Hazard, supervised: bool) -> Hazar
         hazard.city_supervised = supervised
         hazard.save(update_fields=["city_supervised"])
         audit.record(actor, AuditEvent.Action.UPDATE, hazard, before=before, after={"city_supervised": supervised})
-        _notify(hazard, _("Hazard %(n)s is supervised by the city") % {"n": hazard.number}, ["enterprise", "county"])
+        subject = (_("Hazard %(n)s is supervised by the city") if supervised
+                   else _("City supervision of hazard %(n)s has ended")) % {"n": hazard.number}
+        _notify(hazard, subject, ["enterprise", "county"])
     return hazard
 
 
