@@ -122,6 +122,8 @@ class Hazard(models.Model):
         indexes = [
             models.Index(fields=["status", "deadline"], name="hazard_status_deadline_idx"),
             models.Index(fields=["mine", "item"], name="hazard_mine_item_idx"),
+            # Scoped work lists: a county's mines, then only their hazards in the wanted status.
+            models.Index(fields=["mine", "status", "deadline"], name="hazard_mine_status_idx"),
             models.Index(fields=["escalate_on"], name="hazard_escalate_idx",
                          condition=Q(escalate_on__isnull=False)),
         ]
