@@ -6,6 +6,7 @@ The daily escalation job (`escalate_due`) climbs the configured ladder one rung 
 
 import datetime as dt
 import hashlib
+import logging
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -36,6 +37,7 @@ from .models import (
     SelfCheck,
 )
 
+logger = logging.getLogger("minesafe.hazards")
 H = Hazard.Status
 R = User.Role
 REFERENCE = Path(__file__).resolve().parent / "reference"
@@ -160,8 +162,8 @@ def schedule_escalation(hazard: Hazard, today: dt.date | None = None, rules: dic
     """Set `escalate_on`: the day the daily job should look at this hazard next."""
     today = today or timezone.localdate()
     rules = rules or ladder()
-    if hazard.status == H.REPORTED and not hazard.plan_complete:
-        hazard.escalate_on = hazard.found_on + dt.timedelta(days=rules["plan_due_days"])
+    if hazard.status == H.REPORTED and not hazard.plan_complete:  # first check the day after the plan was due
+        hazard.escalate_on = hazard.found_on + dt.timedelta(days=rules["plan_due_days"] + 1)
     elif hazard.status in (H.REPORTED, H.RECTIFYING) and hazard.deadline:
         hazard.escalate_on = hazard.deadline + dt.timedelta(days=1)
     elif hazard.status == H.SUBMITTED:
@@ -221,16 +223,24 @@ def set_plan(actor: User, hazard: Hazard, changes: dict) -> Hazard:
         raise ValidationError({k: _("not part of the 五落实 plan") for k in unknown})
     if hazard.status == H.RECTIFYING and "deadline" in changes and changes["deadline"] != hazard.deadline:
         raise DomainError(_("request a deadline extension instead of editing the deadline"), field="deadline")
-    before = audit.snapshot(hazard, PLAN_FIELDS)
-    for key, value in changes.items():
-        setattr(hazard, key, value.strip() if isinstance(value, str) else value)
-    _validate_plan(hazard)
-    old, new = audit.diff(before, audit.snapshot(hazard, PLAN_FIELDS))
-    if new:
-        with transaction.atomic():
-            schedule_escalation(hazard)
-            hazard.save()
-            audit.record(actor, AuditEvent.Action.UPDATE, hazard, before=old, after=new)
+    with transaction.atomic():
+        # Work on the row as it is now (locked): a submission or escalation made meanwhile stands.
+        current = Hazard.objects.select_for_update(of=("self",)).get(pk=hazard.pk)
+        if current.status not in (H.REPORTED, H.RECTIFYING):
+            raise DomainError(_("the hazard changed meanwhile; reload and try again"), field="status")
+        if current.status == H.RECTIFYING and "deadline" in changes and changes["deadline"] != current.deadline:
+            raise DomainError(_("request a deadline extension instead of editing the deadline"), field="deadline")
+        before = audit.snapshot(current, PLAN_FIELDS)
+        for key, value in changes.items():
+            setattr(current, key, value.strip() if isinstance(value, str) else value)
+        _validate_plan(current)
+        old, new = audit.diff(before, audit.snapshot(current, PLAN_FIELDS))
+        if new:
+            schedule_escalation(current)
+            current.save(update_fields=[*PLAN_FIELDS, "escalate_on"])
+            audit.record(actor, AuditEvent.Action.UPDATE, current, before=old, after=new)
+    for field in Hazard._meta.concrete_fields:
+        setattr(hazard, field.attname, getattr(current, field.attname))
     return hazard
 
 
@@ -337,6 +347,9 @@ def decide_extension(actor: User, extension: DeadlineExtension, *, approve: bool
     require_role(actor, hazard.mine, {R.CITY, R.COUNTY})
     if extension.status != DeadlineExtension.Status.PENDING:
         raise DomainError(_("this request was already decided"), field="status")
+    if approve and hazard.status not in (H.REPORTED, H.RECTIFYING):
+        raise DomainError(_("the hazard is %(s)s; a deadline no longer applies") % {"s": H(hazard.status).label},
+                          field="status")
     with transaction.atomic():
         extension.status = DeadlineExtension.Status.APPROVED if approve else DeadlineExtension.Status.REJECTED
         extension.decided_by, extension.decided_at, extension.decision_note = actor, timezone.now(), note.strip()
@@ -374,6 +387,7 @@ def set_city_supervision(actor: User, hazard: Hazard, supervised: bool) -> Hazar
 class EscalationRun:
     checked: int = 0
     escalated: int = 0
+    failed: int = 0
 
 
 def days_late(hazard: Hazard, today: dt.date, rules: dict) -> int:
@@ -407,22 +421,33 @@ def escalate_due(today: dt.date | None = None) -> EscalationRun:
             _reschedule(hazard, today, rungs, late)
             continue
         rung = rungs[level]
-        with transaction.atomic():
-            claimed = Hazard.objects.filter(pk=hazard.pk, escalation_level=level).update(escalation_level=level + 1)
-            if claimed != 1:
-                continue
-            hazard.escalation_level = level + 1
-            orgs = organisations_for(hazard, rung["notify"])
-            EscalationStep.objects.create(hazard=hazard, level=level + 1, rung=rung["code"], days_overdue=late,
-                                          recipients=[o.name for o in orgs], at=_job_time(today))
-            audit.record("system", AuditEvent.Action.TRANSITION, hazard, before={"escalation": level},
-                         after={"escalation": level + 1, "rung": rung["code"], "days_late": late})
-            notify.send(_("%(r)s: hazard %(n)s is %(d)d days late") % {
-                "r": rung["zh"], "n": hazard.number, "d": max(late, 0)},
-                f"{hazard.mine.name} · {hazard.item}", hazard_link(hazard), organisations=orgs)
-            _reschedule(hazard, today, rungs, late)
-        run.escalated += 1
+        try:
+            escalated = _climb(hazard, level, rung, late, today, rungs)
+        except Exception:  # one bad row must not stop the morning run for every other hazard
+            logger.exception("escalation of hazard %s failed", hazard.pk)
+            run.failed += 1
+            continue
+        run.escalated += escalated
     return run
+
+
+def _climb(hazard: Hazard, level: int, rung: dict, late: int, today: dt.date, rungs: list[dict]) -> int:
+    """Record one rung for one hazard; 0 when another worker claimed it first."""
+    with transaction.atomic():
+        claimed = Hazard.objects.filter(pk=hazard.pk, escalation_level=level).update(escalation_level=level + 1)
+        if claimed != 1:
+            return 0
+        hazard.escalation_level = level + 1
+        orgs = organisations_for(hazard, rung["notify"])
+        EscalationStep.objects.create(hazard=hazard, level=level + 1, rung=rung["code"], days_overdue=late,
+                                      recipients=[o.name for o in orgs], at=_job_time(today))
+        audit.record("system", AuditEvent.Action.TRANSITION, hazard, before={"escalation": level},
+                     after={"escalation": level + 1, "rung": rung["code"], "days_late": late})
+        notify.send(_("%(r)s: hazard %(n)s is %(d)d days late") % {
+            "r": rung["zh"], "n": hazard.number, "d": max(late, 0)},
+            f"{hazard.mine.name} · {hazard.item}", hazard_link(hazard), organisations=orgs)
+        _reschedule(hazard, today, rungs, late)
+    return 1
 
 
 def _job_time(today: dt.date) -> dt.datetime:
@@ -443,9 +468,11 @@ def _reschedule(hazard: Hazard, today: dt.date, rungs: list[dict], late: int) ->
 def detect_repeat(actor, hazard: Hazard) -> Hazard | None:
     """The same mine with the same standard item within the window: flag it and open an investigation."""
     window = dt.timedelta(days=ladder()["repeat_window_days"])
-    earlier = (Hazard.objects.filter(mine=hazard.mine, item__code=hazard.item.code,
-                                     found_on__gte=hazard.found_on - window, found_on__lte=hazard.found_on)
-               .exclude(pk=hazard.pk).exclude(status=H.CANCELLED).order_by("-found_on").first())
+    # Both sides of the date: a backdated report pairs with a later hazard already on record.
+    candidates = (Hazard.objects.filter(mine=hazard.mine, item__code=hazard.item.code,
+                                        found_on__range=(hazard.found_on - window, hazard.found_on + window))
+                  .exclude(pk=hazard.pk).exclude(status=H.CANCELLED))
+    earlier = min(candidates, key=lambda h: abs((h.found_on - hazard.found_on).days), default=None)
     if earlier is None:
         return None
     Hazard.objects.filter(pk=hazard.pk).update(is_repeat=True, repeat_of=earlier)
