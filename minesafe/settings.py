@@ -14,10 +14,11 @@ def env_bool(name: str, default: bool = False) -> bool:
     return os.environ.get(name, str(default)).strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _secret_key() -> str:
-    if key := os.environ.get("MINESAFE_SECRET_KEY"):
+def _key(env_name: str, filename: str) -> str:
+    """A secret from the environment, else generated once into var/ (readable by the owner only)."""
+    if key := os.environ.get(env_name):
         return key
-    path = VAR_DIR / "secret_key"
+    path = VAR_DIR / filename
     if not path.exists():
         path.write_text(secrets.token_urlsafe(50))
         path.chmod(0o600)
@@ -53,21 +54,11 @@ def parse_database_url(url: str) -> dict:
     raise ValueError(f"DATABASE_URL: unsupported scheme {parts.scheme!r} (use sqlite:// or postgres://)")
 
 
-SECRET_KEY = _secret_key()
+SECRET_KEY = _key("MINESAFE_SECRET_KEY", "secret_key")
 
 
-def _audit_key() -> str:
-    """The audit chain's HMAC key: outside the database, so database access alone cannot re-chain."""
-    if key := os.environ.get("MINESAFE_AUDIT_KEY"):
-        return key
-    path = VAR_DIR / "audit_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
-AUDIT_KEY = _audit_key()
+# The audit chain's HMAC key: outside the database, so database access alone cannot re-chain the log.
+AUDIT_KEY = _key("MINESAFE_AUDIT_KEY", "audit_key")
 AUDIT_ANCHOR_FILE = Path(os.environ.get("MINESAFE_AUDIT_ANCHOR_FILE", VAR_DIR / "audit-anchors.jsonl"))
 DEBUG = env_bool("MINESAFE_DEBUG")
 ALLOWED_HOSTS = [h for h in os.environ.get("MINESAFE_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from minesafe.core.audit import history
 from minesafe.core.errors import DomainError
+from minesafe.core.webutil import attempt, form_errors_message
 
 from . import excel, services
 from .api import xlsx_response
@@ -131,15 +132,11 @@ def mine_status(request, pk: int):
     mine = visible_mine(request, pk)
     form = StatusChangeForm(request.POST, allowed=services.allowed_transitions(request.user, mine))
     if form.is_valid():
-        try:
-            services.change_status(request.user, mine, form.cleaned_data["status"],
-                                   reason=form.cleaned_data["reason"],
-                                   effective_date=form.cleaned_data["effective_date"])
-            messages.success(request, _("Status changed."))
-        except (ValidationError, DomainError, PermissionDenied) as exc:
-            messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+        data = form.cleaned_data
+        attempt(request, lambda: services.change_status(request.user, mine, data["status"], reason=data["reason"],
+                                                        effective_date=data["effective_date"]), _("Status changed."))
     else:
-        messages.error(request, form.errors.as_text())
+        form_errors_message(request, form)
     return redirect("registry:mine-detail", pk=mine.pk)
 
 
@@ -150,15 +147,11 @@ def mine_ledger(request, pk: int):
     form = LedgerForm(request.POST, mine=mine)
     if form.is_valid():
         data = form.cleaned_data
-        try:
-            services.submit_monthly_ledger(request.user, mine, data["period"],
-                                           people_underground=data.get("people_underground"),
-                                           output=data.get("output"), note=data.get("note", ""))
-            messages.success(request, _("Monthly ledger submitted."))
-        except (ValidationError, DomainError, PermissionDenied) as exc:
-            messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+        attempt(request, lambda: services.submit_monthly_ledger(
+            request.user, mine, data["period"], people_underground=data.get("people_underground"),
+            output=data.get("output"), note=data.get("note", "")), _("Monthly ledger submitted."))
     else:
-        messages.error(request, form.errors.as_text())
+        form_errors_message(request, form)
     return redirect("registry:mine-detail", pk=mine.pk)
 
 
