@@ -11,13 +11,14 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 from rest_framework.test import APIClient
 
 from minesafe.core.models import AuditEvent, Organisation
 from minesafe.core.validators import credit_code_check_char
 from minesafe.registry import excel, services
 from minesafe.registry.models import Enterprise, LedgerSubmission, Mine, MineStatusChange
+from minesafe.registry.tests.workbooks import NEW_CREDIT_A, good_row, workbook
 
 MINES = "/api/v1/mines/"
 XLSX = excel.XLSX_CONTENT_TYPE
@@ -27,7 +28,6 @@ def credit_code(prefix17: str) -> str:
     return prefix17 + credit_code_check_char(prefix17)
 
 
-NEW_CREDIT_A = credit_code("91130827MA000010D")
 
 
 def api(user=None) -> APIClient:
@@ -341,22 +341,6 @@ def test_enterprises_list_is_scoped(personas):
 
 
 # Excel over the API --------------------------------------------------------------------------------
-def workbook(rows: list[list]) -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    ws.append(["矿山编号", "矿山名称", "企业名称", "统一社会信用代码", "所属县区", "矿山类型", "矿种", "运营状态",
-               "设计生产能力(万吨/年)"])
-    for row in rows:
-        ws.append(row)
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
-
-
-def good_row(code: str, county: str = "130827") -> list:
-    return [code, f"新矿{code}", "宽城新建矿业有限公司", NEW_CREDIT_A, county, "underground", "铁矿", "producing", 150]
-
-
 def upload(client, data: bytes, name: str = "ledger.xlsx"):
     return client.post(f"{MINES}import/", {"file": SimpleUploadedFile(name, data, content_type=XLSX)},
                        format="multipart")

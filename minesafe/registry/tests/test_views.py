@@ -10,15 +10,13 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 
 from minesafe.core.models import AuditEvent
-from minesafe.core.validators import credit_code_check_char
 from minesafe.registry import excel, services, views
 from minesafe.registry.forms import MineForm, fields_for
 from minesafe.registry.models import Enterprise, LedgerSubmission, Mine, MineStatusChange
-
-NEW_CREDIT_A = "91130827MA000010D" + credit_code_check_char("91130827MA000010D")
+from minesafe.registry.tests.workbooks import NEW_CREDIT_A, good_row, workbook
 
 
 def browser(user=None, language: str = "en") -> Client:
@@ -325,22 +323,6 @@ def test_monthly_ledger_twice_for_one_month_is_refused(personas):
 
 
 # Ledger import page --------------------------------------------------------------------------------
-def workbook(rows: list[list]) -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    ws.append(["矿山编号", "矿山名称", "企业名称", "统一社会信用代码", "所属县区", "矿山类型", "矿种", "运营状态",
-               "设计生产能力(万吨/年)"])
-    for row in rows:
-        ws.append(row)
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
-
-
-def good_row(code: str, county: str = "130827") -> list:
-    return [code, f"新矿{code}", "宽城新建矿业有限公司", NEW_CREDIT_A, county, "underground", "铁矿", "producing", 150]
-
-
 def upload(client, data: bytes, name: str = "ledger.xlsx"):
     file = SimpleUploadedFile(name, data, content_type=excel.XLSX_CONTENT_TYPE)
     return client.post("/ledger/import/", {"file": file})
