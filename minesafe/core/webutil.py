@@ -30,3 +30,11 @@ def attempt(request, action: Callable[[], object], success: str):
 def form_errors_message(request, form) -> None:
     messages.error(request, "; ".join(f"{form.fields[f].label if f in form.fields else ''}: {' '.join(e)}"
                                       for f, e in form.errors.items()))
+
+
+def submit(request, form, action: Callable[[dict], object], success: str):
+    """A form post in one step: run the service on valid data, or say what is wrong with the form."""
+    if form.is_valid():
+        return attempt(request, lambda: action(form.cleaned_data), success)
+    form_errors_message(request, form)
+    return None

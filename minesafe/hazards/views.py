@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from minesafe.core.audit import history
 from minesafe.core.scoping import is_city
-from minesafe.core.webutil import attempt, form_errors_message
+from minesafe.core.webutil import attempt, form_errors_message, submit
 from minesafe.registry.api import xlsx_response
 from minesafe.registry.models import Mine
 
@@ -116,10 +116,7 @@ def hazard_detail(request, pk: int):
 def hazard_plan(request, pk: int):
     hazard = visible_hazard(request, pk)
     form = PlanForm(request.POST, instance=Hazard.objects.get(pk=hazard.pk))
-    if form.is_valid():
-        attempt(request, lambda: services.set_plan(request.user, hazard, form.cleaned_data), _("Plan saved."))
-    else:
-        form_errors_message(request, form)
+    submit(request, form, lambda data: services.set_plan(request.user, hazard, data), _("Plan saved."))
     return redirect("hazards:detail", pk=pk)
 
 
@@ -128,11 +125,8 @@ def hazard_plan(request, pk: int):
 def hazard_transition(request, pk: int):
     hazard = visible_hazard(request, pk)
     form = TransitionForm(request.POST, allowed=services.allowed_transitions(request.user, hazard))
-    if form.is_valid():
-        attempt(request, lambda: services.transition(request.user, hazard, form.cleaned_data["status"],
-                                                     reason=form.cleaned_data["reason"]), _("Status changed."))
-    else:
-        form_errors_message(request, form)
+    submit(request, form, lambda data: services.transition(request.user, hazard, data["status"],
+                                                           reason=data["reason"]), _("Status changed."))
     return redirect("hazards:detail", pk=pk)
 
 
@@ -168,12 +162,8 @@ def attachment_download(request, pk: int, attachment_id: int):
 def hazard_extension(request, pk: int):
     hazard = visible_hazard(request, pk)
     form = ExtensionForm(request.POST)
-    if form.is_valid():
-        attempt(request, lambda: services.request_extension(request.user, hazard, form.cleaned_data["new_deadline"],
-                                                            form.cleaned_data["reason"]),
-                _("Extension requested."))
-    else:
-        form_errors_message(request, form)
+    submit(request, form, lambda data: services.request_extension(request.user, hazard, data["new_deadline"],
+                                                                  data["reason"]), _("Extension requested."))
     return redirect("hazards:detail", pk=pk)
 
 

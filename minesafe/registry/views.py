@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from minesafe.core.audit import history
 from minesafe.core.errors import DomainError
-from minesafe.core.webutil import attempt, form_errors_message
+from minesafe.core.webutil import submit
 
 from . import excel, services
 from .api import xlsx_response
@@ -131,12 +131,9 @@ def mine_create(request):
 def mine_status(request, pk: int):
     mine = visible_mine(request, pk)
     form = StatusChangeForm(request.POST, allowed=services.allowed_transitions(request.user, mine))
-    if form.is_valid():
-        data = form.cleaned_data
-        attempt(request, lambda: services.change_status(request.user, mine, data["status"], reason=data["reason"],
-                                                        effective_date=data["effective_date"]), _("Status changed."))
-    else:
-        form_errors_message(request, form)
+    submit(request, form, lambda data: services.change_status(
+        request.user, mine, data["status"], reason=data["reason"], effective_date=data["effective_date"]),
+        _("Status changed."))
     return redirect("registry:mine-detail", pk=mine.pk)
 
 
@@ -145,13 +142,9 @@ def mine_status(request, pk: int):
 def mine_ledger(request, pk: int):
     mine = visible_mine(request, pk)
     form = LedgerForm(request.POST, mine=mine)
-    if form.is_valid():
-        data = form.cleaned_data
-        attempt(request, lambda: services.submit_monthly_ledger(
-            request.user, mine, data["period"], people_underground=data.get("people_underground"),
-            output=data.get("output"), note=data.get("note", "")), _("Monthly ledger submitted."))
-    else:
-        form_errors_message(request, form)
+    submit(request, form, lambda data: services.submit_monthly_ledger(
+        request.user, mine, data["period"], people_underground=data.get("people_underground"),
+        output=data.get("output"), note=data.get("note", "")), _("Monthly ledger submitted."))
     return redirect("registry:mine-detail", pk=mine.pk)
 
 
