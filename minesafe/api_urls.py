@@ -3,6 +3,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import DefaultRouter
 
 from minesafe.hazards import api as hazards_api
+from minesafe.monitoring.telemetry_api import TelemetryView
 from minesafe.registry import api as registry_api
 
 router = DefaultRouter()
@@ -22,6 +23,7 @@ router.register("investigations", hazards_api.InvestigationViewSet, basename="in
 router.register("public/leaders", registry_api.PublicLeaderViewSet, basename="public-leader")
 
 urlpatterns = [
+    path("telemetry", TelemetryView.as_view(), name="telemetry"),
     path("", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

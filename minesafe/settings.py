@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "minesafe.core",
     "minesafe.registry",
     "minesafe.hazards",
+    "minesafe.monitoring",
     "minesafe.web",
 ]
 

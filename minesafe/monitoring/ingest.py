@@ -1,0 +1,422 @@
+"""Telemetry ingest, shared by the HTTP endpoint and the MQTT worker.
+
+    validate (per row, with reasons) → one transaction: batch-write readings (idempotent on
+    (sensor, ts)) → lock and update the sensors' live state → evaluate rules → open/raise/clear alarms
+
+The hot path avoids the ORM per reading: rows are plain tuples, readings go in with one statement
+per batch, and the sensors' state with one `executemany`. Configuration (gateways, sensors, rules)
+is cached per process for `MINESAFE_MONITORING_CONFIG_TTL` seconds and dropped at once when this
+process changes it.
+"""
+
+import datetime as dt
+import hashlib
+import json
+import math
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from minesafe.core.services import active_catalogue
+
+from . import rules as R
+from .models import Gateway, QuarantinedMessage, Rule, Sensor
+
+UTC = dt.UTC
+CONFIG_TTL_S = float(getattr(settings, "MINESAFE_MONITORING_CONFIG_TTL", 10))
+
+
+def limits() -> dict:
+    return active_catalogue("sensor_kinds")["defaults"]
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# Cached configuration --------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class GatewayInfo:
+    id: int
+    mine_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class SensorSpec:
+    id: int
+    mine_id: int
+    code: str
+    kind: str
+    unit: str
+    lo: float
+    hi: float
+    active: bool
+    is_derived: bool
+    derived: tuple[tuple[int, float, float], ...]  # (sensor id, offset, scale) computed from this one
+    rules: tuple[R.RuleSpec, ...]  # threshold and rate rules, evaluated per reading
+    no_data_rule: int | None
+
+
+@dataclass
+class _MineConfig:
+    loaded: float
+    by_code: dict[str, SensorSpec]
+
+
+_mines: dict[int, _MineConfig] = {}
+_by_id: dict[int, SensorSpec] = {}
+
+
+def invalidate(mine_id: int | None = None) -> None:
+    """Forget cached configuration (all of it, or one mine's) after sensors or rules change."""
+    if mine_id is None:
+        _mines.clear()
+        _by_id.clear()
+    else:
+        _mines.pop(mine_id, None)
+
+
+def mine_sensors(mine_id: int) -> dict[str, SensorSpec]:
+    cached = _mines.get(mine_id)
+    now = time.monotonic()
+    if cached and now - cached.loaded < CONFIG_TTL_S:
+        return cached.by_code
+    kinds = active_catalogue("sensor_kinds")["kinds"]
+    sensors = list(Sensor.objects.filter(mine_id=mine_id))
+    rules_by_sensor = defaultdict(list)
+    for rule in Rule.objects.filter(sensor__mine_id=mine_id, active=True).order_by("pk"):
+        rules_by_sensor[rule.sensor_id].append(rule)
+    children = defaultdict(list)
+    for s in sensors:
+        if s.source_id and s.active:
+            children[s.source_id].append((s.pk, s.derive_offset, s.derive_scale))
+    by_code = {}
+    for s in sensors:
+        lo, hi = kinds.get(s.kind, {}).get("range", [-math.inf, math.inf])
+        own = rules_by_sensor[s.pk]
+        spec = SensorSpec(
+            id=s.pk, mine_id=mine_id, code=s.code, kind=s.kind, unit=s.unit, lo=float(lo), hi=float(hi),
+            active=s.active, is_derived=s.source_id is not None, derived=tuple(children[s.pk]),
+            rules=tuple(R.RuleSpec.from_rule(r) for r in own if r.kind != Rule.Kind.NO_DATA),
+            no_data_rule=next((r.pk for r in own if r.kind == Rule.Kind.NO_DATA), None))
+        by_code[s.code] = spec
+        _by_id[s.pk] = spec
+    _mines[mine_id] = _MineConfig(now, by_code)
+    return by_code
+
+
+def spec_by_id(sensor_id: int, mine_id: int) -> SensorSpec:
+    spec = _by_id.get(sensor_id)
+    if spec is None:
+        mine_sensors(mine_id)
+        spec = _by_id[sensor_id]
+    return spec
+
+
+def authenticate(token: str) -> GatewayInfo | None:
+    if not token or len(token) > 200:
+        return None
+    row = Gateway.objects.filter(token_hash=token_hash(token), active=True).values_list("pk", "mine_id").first()
+    return GatewayInfo(*row) if row else None
+
+
+# Validation -------------------------------------------------------------------------------------
+@dataclass(slots=True)
+class Parsed:
+    rows: list[tuple[SensorSpec, float, float, dt.datetime]] = field(default_factory=list)
+    errors: list[dict] = field(default_factory=list)
+
+
+def _error(index, field_name: str, reason: str, code: str = "invalid") -> dict:
+    return {"index": index, "field": field_name, "reason": reason, "code": code}
+
+
+def parse_ts(raw, now: float, max_future: float, min_t: float) -> tuple[dt.datetime | None, float, str]:
+    """ISO 8601 with a UTC offset, or epoch seconds. Returns (utc datetime, epoch, error)."""
+    if isinstance(raw, str):
+        try:
+            stamp = dt.datetime.fromisoformat(raw)
+        except ValueError:
+            return None, 0.0, _("not an ISO 8601 timestamp")
+        if stamp.tzinfo is None:
+            return None, 0.0, _("timestamp needs a UTC offset (e.g. +08:00 or Z)")
+        stamp = stamp.astimezone(UTC)
+        t = stamp.timestamp()
+    elif isinstance(raw, int | float) and not isinstance(raw, bool) and math.isfinite(raw):
+        t = float(raw)
+        try:
+            stamp = dt.datetime.fromtimestamp(t, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None, 0.0, _("timestamp out of range")
+    else:
+        return None, 0.0, _("required: an ISO 8601 string with offset or epoch seconds")
+    if t > now + max_future:
+        return None, 0.0, _("timestamp is in the future (check the gateway clock)")
+    if t < min_t:
+        return None, 0.0, _("timestamp is older than the accepted history")
+    return stamp, t, ""
+
+
+def validate(gateway: GatewayInfo, rows, now: float | None = None) -> Parsed:
+    """Check each row against the gateway's own mine's sensors; bad rows get a reason, good rows go on."""
+    now = time.time() if now is None else now
+    lim = limits()
+    max_future, min_t = float(lim["max_future_s"]), now - float(lim["max_age_days"]) * 86400
+    sensors = mine_sensors(gateway.mine_id)
+    out = Parsed()
+    seen = set()
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            out.errors.append(_error(i, "", _("each reading must be an object")))
+            continue
+        code = row.get("sensor")
+        spec = sensors.get(code) if isinstance(code, str) else None
+        if spec is None:
+            out.errors.append(_error(i, "sensor", _("unknown sensor %(c)r for this gateway's mine") % {"c": code}))
+            continue
+        if not spec.active:
+            out.errors.append(_error(i, "sensor", _("sensor %(c)s is deactivated") % {"c": code}))
+            continue
+        if spec.is_derived:
+            out.errors.append(_error(i, "sensor", _("sensor %(c)s is derived; send its source") % {"c": code}))
+            continue
+        value = row.get("value")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            out.errors.append(_error(i, "value", _("must be a number")))
+            continue
+        value = float(value)
+        if not math.isfinite(value):
+            out.errors.append(_error(i, "value", _("must be a finite number (not NaN or infinity)")))
+            continue
+        unit = row.get("unit")
+        if unit is not None and unit != spec.unit:
+            out.errors.append(_error(i, "unit", _("wrong unit %(u)r: sensor %(c)s measures %(e)s")
+                                     % {"u": unit, "c": code, "e": spec.unit}))
+            continue
+        if not spec.lo <= value <= spec.hi:
+            out.errors.append(_error(i, "value", _("%(v)s %(u)s is outside the plausible range %(lo)s to %(hi)s")
+                                     % {"v": value, "u": spec.unit, "lo": spec.lo, "hi": spec.hi}))
+            continue
+        stamp, t, problem = parse_ts(row.get("ts"), now, max_future, min_t)
+        if problem:
+            out.errors.append(_error(i, "ts", problem))
+            continue
+        if (spec.id, t) in seen:  # the same reading twice in one message: idempotent, keep the first
+            continue
+        seen.add((spec.id, t))
+        out.rows.append((spec, t, value, stamp))
+        for child_id, offset, scale in spec.derived:
+            out.rows.append((spec_by_id(child_id, spec.mine_id), t, offset + scale * value, stamp))
+    return out
+
+
+# Storage --------------------------------------------------------------------------------------
+PG_INSERT = ("INSERT INTO monitoring_reading (sensor_id, ts, value) "
+             "SELECT * FROM unnest(%s::bigint[], %s::timestamptz[], %s::float8[]) ON CONFLICT DO NOTHING")
+SQLITE_INSERT = "INSERT INTO monitoring_reading (sensor_id, ts, value) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING"
+
+
+def write_readings(rows) -> int:
+    """Insert (spec, t, value, utc datetime) rows in one statement; returns how many were new."""
+    if not rows:
+        return 0
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(PG_INSERT, [[r[0].id for r in rows], [r[3] for r in rows], [r[2] for r in rows]])
+        else:
+            cursor.executemany(SQLITE_INSERT, [(r[0].id, str(r[3].replace(tzinfo=None)), r[2]) for r in rows])
+        return cursor.rowcount
+
+
+def db_datetime(stamp: dt.datetime):
+    return stamp if connection.vendor == "postgresql" else str(stamp.replace(tzinfo=None))
+
+
+@dataclass(frozen=True, slots=True)
+class LevelChange:
+    spec: SensorSpec
+    rule_id: int
+    source: str  # Alarm.Source value
+    old: int
+    new: int
+    value: float | None
+
+
+@dataclass
+class Evaluation:
+    changes: list[LevelChange] = field(default_factory=list)
+    resumed: list[SensorSpec] = field(default_factory=list)  # silent sensors that report again
+    items: set[tuple[int, str]] = field(default_factory=set)  # (mine, kind) whose point levels changed
+
+
+def _load_states(ids: list[int]) -> dict[int, tuple[int, dict, bool]]:
+    placeholders = ",".join(["%s"] * len(ids))
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id, level, state, silent FROM monitoring_sensor WHERE id IN ({placeholders}) "
+                       f"ORDER BY id{lock}", ids)
+        result = {}
+        for sid, level, state, silent in cursor.fetchall():
+            result[sid] = (level, json.loads(state) if isinstance(state, str) else (state or {}), bool(silent))
+        return result
+
+
+def evaluate(rows, received: dt.datetime) -> Evaluation:
+    """Update each touched sensor's live state and run its rules over readings newer than its last one.
+    Late or repeated readings are stored but do not drive alarms: the state follows the newest reading."""
+    per_sensor: dict[int, list] = defaultdict(list)
+    specs = {}
+    for spec, t, value, stamp in rows:
+        per_sensor[spec.id].append((t, value, stamp))
+        specs[spec.id] = spec
+    ids = sorted(per_sensor)
+    states = _load_states(ids)
+    result = Evaluation()
+    live_updates, state_updates = [], []
+    received_db = db_datetime(received)
+    for sid in ids:
+        spec = specs[sid]
+        level, state, silent = states[sid]
+        before = json.dumps(state, sort_keys=True)
+        last_t = state.get("_t", -math.inf)
+        fresh = sorted(r for r in per_sensor[sid] if r[0] > last_t)
+        if silent:
+            result.resumed.append(spec)
+        if fresh:
+            readings = [(t, v) for t, v, _s in fresh]
+            new_level = 0
+            for rule in spec.rules:
+                st = state.setdefault(str(rule.id), {})
+                old = st.get("l", 0)
+                now_level = R.run(rule, st, readings)
+                new_level = max(new_level, now_level)
+                if now_level != old:
+                    source = "rate" if rule.kind == R.RATE else "threshold"
+                    quantity = st.get("r") if rule.kind == R.RATE else readings[-1][1]
+                    result.changes.append(LevelChange(spec, rule.id, source, old, now_level, quantity))
+            t, value, stamp = fresh[-1]
+            state["_t"] = t
+            if new_level != level:
+                result.items.add((spec.mine_id, spec.kind))
+            live_updates.append((value, db_datetime(stamp), received_db, sid))
+            level = new_level
+        else:
+            live_updates.append(None)  # only late data: keep the newest value, still mark the sensor heard
+        after = json.dumps(state, sort_keys=True)
+        if after != before or silent:
+            state_updates.append((level, after, sid))
+    with connection.cursor() as cursor:
+        cursor.executemany("UPDATE monitoring_sensor SET last_value = %s, last_ts = %s, last_received_at = %s "
+                           "WHERE id = %s", [u for u in live_updates if u])
+        heard_late = [sid for sid, u in zip(ids, live_updates, strict=True) if u is None]
+        if heard_late:
+            cursor.executemany("UPDATE monitoring_sensor SET last_received_at = %s WHERE id = %s",
+                               [(received_db, sid) for sid in heard_late])
+        if state_updates:
+            cast = "::jsonb" if connection.vendor == "postgresql" else ""
+            cursor.executemany(f"UPDATE monitoring_sensor SET level = %s, state = %s{cast}, silent = FALSE "
+                               "WHERE id = %s", state_updates)
+    return result
+
+
+@dataclass
+class Message:
+    """One unit of telemetry as received: a gateway (if authenticated) and its parsed rows or errors."""
+
+    channel: str
+    payload: str
+    topic: str = ""
+    gateway: GatewayInfo | None = None
+    parsed: Parsed = field(default_factory=Parsed)
+    errors: list[dict] = field(default_factory=list)  # message-level errors (bad JSON, bad token …)
+    rows_total: int = 0
+
+
+@dataclass
+class Outcome:
+    accepted: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    quarantined: int = 0
+    alarms_changed: int = 0
+
+
+def commit(messages: list[Message], quarantine: bool = True) -> Outcome:
+    """Store every valid row of these messages in one transaction, quarantine the bad ones (MQTT),
+    evaluate rules and move alarms. Raises (and stores nothing) only if the database fails."""
+    from . import services  # alarms: notify and audit; imported late to keep the hot path's imports light
+
+    rows = [row for m in messages for row in m.parsed.rows]
+    received = timezone.now()
+    out = Outcome(accepted=sum(1 for r in rows if not r[0].is_derived))
+    out.rejected = sum(len(m.parsed.errors) for m in messages)
+    with transaction.atomic():
+        stored = write_readings(rows)
+        out.stored, out.duplicates = stored, len(rows) - stored
+        if rows:
+            evaluation = evaluate(rows, received)
+            out.alarms_changed = services.apply_evaluation(evaluation)
+        gateways = {m.gateway.id for m in messages if m.gateway and m.parsed.rows}
+        if gateways:
+            Gateway.objects.filter(pk__in=gateways).update(last_seen_at=received)
+        if quarantine:
+            bad = [quarantine_record(m, received) for m in messages if m.errors or m.parsed.errors]
+            QuarantinedMessage.objects.bulk_create(bad)
+            out.quarantined = len(bad)
+    return out
+
+
+QUARANTINE_PAYLOAD_MAX = 256 * 1024
+
+
+def quarantine_record(m: Message, received: dt.datetime) -> QuarantinedMessage:
+    errors = m.errors + m.parsed.errors
+    return QuarantinedMessage(
+        received_at=received, channel=m.channel, topic=m.topic[:200], payload=m.payload[:QUARANTINE_PAYLOAD_MAX],
+        truncated=len(m.payload) > QUARANTINE_PAYLOAD_MAX, errors=errors,
+        mine_id=m.gateway.mine_id if m.gateway else None, gateway_id=m.gateway.id if m.gateway else None,
+        rows_total=m.rows_total, rows_rejected=len(m.parsed.errors) if not m.errors else m.rows_total)
+
+
+def decode(channel: str, raw: bytes | str, *, token: str | None = None, topic: str = "",
+           topic_mine: int | None = None, now: float | None = None) -> Message:
+    """Parse one message body: {"token": …, "readings": [{"sensor", "ts", "value", "unit"?}, …]}.
+    HTTP passes the token from its header; MQTT carries it in the body and the mine in the topic."""
+    lim = limits()
+    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+    m = Message(channel=channel, payload=text, topic=topic)
+    if len(raw) > int(lim["max_body_bytes"]):
+        m.errors.append(_error(None, "", _("message larger than %(n)d bytes") % {"n": lim["max_body_bytes"]},
+                               "too_large"))
+        return m
+    try:
+        body = json.loads(text)
+    except ValueError as exc:
+        m.errors.append(_error(None, "", _("not valid JSON: %(e)s") % {"e": exc}))
+        return m
+    if not isinstance(body, dict) or not isinstance(body.get("readings"), list):
+        m.errors.append(_error(None, "readings", _("expected an object with a list \"readings\"")))
+        return m
+    readings = body["readings"]
+    m.rows_total = len(readings)
+    if len(readings) > int(lim["max_batch_rows"]):
+        m.errors.append(_error(None, "readings", _("too many readings in one message (at most %(n)d)")
+                               % {"n": lim["max_batch_rows"]}, "too_large"))
+        return m
+    gateway = authenticate(token if token is not None else body.get("token"))
+    if gateway is None:
+        m.errors.append(_error(None, "token", _("unknown or deactivated gateway token"), "bad_token"))
+        return m
+    m.gateway = gateway
+    if topic_mine is not None and topic_mine != gateway.mine_id:
+        m.errors.append(_error(None, "topic", _("this gateway may publish only to its own mine's topic"),
+                               "wrong_mine"))
+        return m
+    m.parsed = validate(gateway, readings, now)
+    return m
