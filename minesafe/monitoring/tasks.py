@@ -1,0 +1,28 @@
+"""Periodic jobs of the monitoring app."""
+
+import logging
+
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task
+
+from .partitions import ensure_partitions
+from .services import check_silence, escalate_alarms
+
+logger = logging.getLogger("minesafe.monitoring")
+
+
+@db_periodic_task(crontab(minute="*"))
+def watch_alarms_every_minute():
+    """Silent sensors and dark mines raise no-data alarms; unanswered alarms are reminded and escalated."""
+    silence = check_silence()
+    escalation = escalate_alarms()
+    if silence.silent or escalation.escalated or escalation.reminded:
+        logger.info("monitoring: %d silent sensors, %d dark mines, %d escalated, %d reminded",
+                    silence.silent, silence.dark_mines, escalation.escalated, escalation.reminded)
+    return escalation.escalated
+
+
+@db_periodic_task(crontab(hour="2", minute="15"))
+def create_reading_partitions_daily():
+    """PostgreSQL: keep the next months' reading partitions ready (never created on the ingest path)."""
+    return ensure_partitions()
