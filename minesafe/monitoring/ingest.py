@@ -31,8 +31,19 @@ UTC = dt.UTC
 CONFIG_TTL_S = float(getattr(settings, "MINESAFE_MONITORING_CONFIG_TTL", 10))
 
 
+_catalogue: dict = {}
+
+
+def kinds_catalogue() -> dict:
+    """The sensor-kinds catalogue, cached like the rest of the configuration (read on every message)."""
+    now = time.monotonic()
+    if not _catalogue or now - _catalogue["loaded"] >= CONFIG_TTL_S:
+        _catalogue.update(loaded=now, data=active_catalogue("sensor_kinds"))
+    return _catalogue["data"]
+
+
 def limits() -> dict:
-    return active_catalogue("sensor_kinds")["defaults"]
+    return kinds_catalogue()["defaults"]
 
 
 def token_hash(token: str) -> str:
@@ -70,10 +81,14 @@ class _MineConfig:
 
 _mines: dict[int, _MineConfig] = {}
 _by_id: dict[int, SensorSpec] = {}
+_gateways: dict[str, tuple[float, GatewayInfo]] = {}  # token hash -> (loaded, gateway); known tokens only
 
 
 def invalidate(mine_id: int | None = None) -> None:
-    """Forget cached configuration (all of it, or one mine's) after sensors or rules change."""
+    """Forget cached configuration (all of it, or one mine's) after gateways, sensors or rules change.
+    Other processes notice within CONFIG_TTL_S seconds."""
+    _gateways.clear()
+    _catalogue.clear()
     if mine_id is None:
         _mines.clear()
         _by_id.clear()
@@ -86,7 +101,7 @@ def mine_sensors(mine_id: int) -> dict[str, SensorSpec]:
     now = time.monotonic()
     if cached and now - cached.loaded < CONFIG_TTL_S:
         return cached.by_code
-    kinds = active_catalogue("sensor_kinds")["kinds"]
+    kinds = kinds_catalogue()["kinds"]
     sensors = list(Sensor.objects.filter(mine_id=mine_id))
     rules_by_sensor = defaultdict(list)
     for rule in Rule.objects.filter(sensor__mine_id=mine_id, active=True).order_by("pk"):
@@ -119,10 +134,19 @@ def spec_by_id(sensor_id: int, mine_id: int) -> SensorSpec:
 
 
 def authenticate(token: str) -> GatewayInfo | None:
-    if not token or len(token) > 200:
+    if not isinstance(token, str) or not token or len(token) > 200:  # MQTT bodies carry any JSON here
         return None
-    row = Gateway.objects.filter(token_hash=token_hash(token), active=True).values_list("pk", "mine_id").first()
-    return GatewayInfo(*row) if row else None
+    digest = token_hash(token)
+    cached = _gateways.get(digest)
+    now = time.monotonic()
+    if cached and now - cached[0] < CONFIG_TTL_S:
+        return cached[1]
+    row = Gateway.objects.filter(token_hash=digest, active=True).values_list("pk", "mine_id").first()
+    if row is None:
+        _gateways.pop(digest, None)
+        return None
+    _gateways[digest] = (now, GatewayInfo(*row))
+    return _gateways[digest][1]
 
 
 # Validation -------------------------------------------------------------------------------------
@@ -145,7 +169,10 @@ def parse_ts(raw, now: float, max_future: float, min_t: float) -> tuple[dt.datet
             return None, 0.0, _("not an ISO 8601 timestamp")
         if stamp.tzinfo is None:
             return None, 0.0, _("timestamp needs a UTC offset (e.g. +08:00 or Z)")
-        stamp = stamp.astimezone(UTC)
+        try:
+            stamp = stamp.astimezone(UTC)  # year 1 or 9999 with an offset falls off the calendar
+        except OverflowError:
+            return None, 0.0, _("timestamp out of range")
         t = stamp.timestamp()
     elif isinstance(raw, int | float) and not isinstance(raw, bool) and math.isfinite(raw):
         t = float(raw)
@@ -170,6 +197,7 @@ def validate(gateway: GatewayInfo, rows, now: float | None = None) -> Parsed:
     sensors = mine_sensors(gateway.mine_id)
     out = Parsed()
     seen = set()
+    stamps = {}  # parsed timestamps of this message (readings of one scan share one)
     for i, row in enumerate(rows):
         if not isinstance(row, dict):
             out.errors.append(_error(i, "", _("each reading must be an object")))
@@ -189,7 +217,10 @@ def validate(gateway: GatewayInfo, rows, now: float | None = None) -> Parsed:
         if isinstance(value, bool) or not isinstance(value, int | float):
             out.errors.append(_error(i, "value", _("must be a number")))
             continue
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:  # an integer literal too long for a float
+            value = math.inf
         if not math.isfinite(value):
             out.errors.append(_error(i, "value", _("must be a finite number (not NaN or infinity)")))
             continue
@@ -202,7 +233,13 @@ def validate(gateway: GatewayInfo, rows, now: float | None = None) -> Parsed:
             out.errors.append(_error(i, "value", _("%(v)s %(u)s is outside the plausible range %(lo)s to %(hi)s")
                                      % {"v": value, "u": spec.unit, "lo": spec.lo, "hi": spec.hi}))
             continue
-        stamp, t, problem = parse_ts(row.get("ts"), now, max_future, min_t)
+        raw_ts = row.get("ts")
+        try:
+            stamp, t, problem = stamps[raw_ts]
+        except (KeyError, TypeError):  # TypeError: an unhashable value, which parse_ts reports
+            stamp, t, problem = parse_ts(raw_ts, now, max_future, min_t)
+            if isinstance(raw_ts, str | int | float) and not isinstance(raw_ts, bool):
+                stamps[raw_ts] = (stamp, t, problem)
         if problem:
             out.errors.append(_error(i, "ts", problem))
             continue
@@ -229,7 +266,11 @@ def write_readings(rows) -> int:
         if connection.vendor == "postgresql":
             cursor.execute(PG_INSERT, [[r[0].id for r in rows], [r[3] for r in rows], [r[2] for r in rows]])
         else:
-            cursor.executemany(SQLITE_INSERT, [(r[0].id, str(r[3].replace(tzinfo=None)), r[2]) for r in rows])
+            text = {}  # a message's readings usually share one timestamp: format each once
+            for r in rows:
+                if r[3] not in text:
+                    text[r[3]] = str(r[3].replace(tzinfo=None))
+            cursor.executemany(SQLITE_INSERT, [(r[0].id, text[r[3]], r[2]) for r in rows])
         return cursor.rowcount
 
 
@@ -254,15 +295,16 @@ class Evaluation:
     items: set[tuple[int, str]] = field(default_factory=set)  # (mine, kind) whose point levels changed
 
 
-def _load_states(ids: list[int]) -> dict[int, tuple[int, dict, bool]]:
+def _load_states(ids: list[int]) -> dict[int, tuple[int, dict, bool, float]]:
     placeholders = ",".join(["%s"] * len(ids))
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id, level, state, silent FROM monitoring_sensor WHERE id IN ({placeholders}) "
-                       f"ORDER BY id{lock}", ids)
+        cursor.execute(f"SELECT id, level, state, silent, last_epoch FROM monitoring_sensor "
+                       f"WHERE id IN ({placeholders}) ORDER BY id{lock}", ids)
         result = {}
-        for sid, level, state, silent in cursor.fetchall():
-            result[sid] = (level, json.loads(state) if isinstance(state, str) else (state or {}), bool(silent))
+        for sid, level, state, silent, last_epoch in cursor.fetchall():
+            state = json.loads(state) if isinstance(state, str) else (state or {})
+            result[sid] = (level, state, bool(silent), -math.inf if last_epoch is None else last_epoch)
         return result
 
 
@@ -281,9 +323,8 @@ def evaluate(rows, received: dt.datetime) -> Evaluation:
     received_db = db_datetime(received)
     for sid in ids:
         spec = specs[sid]
-        level, state, silent = states[sid]
-        before = json.dumps(state, sort_keys=True)
-        last_t = state.get("_t", -math.inf)
+        level, state, silent, last_t = states[sid]
+        before = {key: dict(value) for key, value in state.items()}
         fresh = sorted(r for r in per_sensor[sid] if r[0] > last_t)
         if silent:
             result.resumed.append(spec)
@@ -292,27 +333,29 @@ def evaluate(rows, received: dt.datetime) -> Evaluation:
             new_level = 0
             for rule in spec.rules:
                 st = state.setdefault(str(rule.id), {})
-                old = st.get("l", 0)
-                now_level = R.run(rule, st, readings)
-                new_level = max(new_level, now_level)
-                if now_level != old:
-                    source = "rate" if rule.kind == R.RATE else "threshold"
-                    quantity = st.get("r") if rule.kind == R.RATE else readings[-1][1]
-                    result.changes.append(LevelChange(spec, rule.id, source, old, now_level, quantity))
+                source = "rate" if rule.kind == R.RATE else "threshold"
+                current = st.get("l", 0)
+                # Every change in order, not just first against last: an excursion that starts and ends
+                # inside one batch (a gateway catching up after an outage) still opens and clears its alarm.
+                for t, v in readings:
+                    now_level = R.step(rule, st, t, v)
+                    if now_level != current:
+                        quantity = st.get("r") if rule.kind == R.RATE else v
+                        result.changes.append(LevelChange(spec, rule.id, source, current, now_level, quantity))
+                        current = now_level
+                new_level = max(new_level, current)
             t, value, stamp = fresh[-1]
-            state["_t"] = t
             if new_level != level:
                 result.items.add((spec.mine_id, spec.kind))
-            live_updates.append((value, db_datetime(stamp), received_db, sid))
+            live_updates.append((value, db_datetime(stamp), t, received_db, sid))
             level = new_level
         else:
             live_updates.append(None)  # only late data: keep the newest value, still mark the sensor heard
-        after = json.dumps(state, sort_keys=True)
-        if after != before or silent:
-            state_updates.append((level, after, sid))
+        if state != before or silent:
+            state_updates.append((level, json.dumps(state), sid))
     with connection.cursor() as cursor:
-        cursor.executemany("UPDATE monitoring_sensor SET last_value = %s, last_ts = %s, last_received_at = %s "
-                           "WHERE id = %s", [u for u in live_updates if u])
+        cursor.executemany("UPDATE monitoring_sensor SET last_value = %s, last_ts = %s, last_epoch = %s, "
+                           "last_received_at = %s WHERE id = %s", [u for u in live_updates if u])
         heard_late = [sid for sid, u in zip(ids, live_updates, strict=True) if u is None]
         if heard_late:
             cursor.executemany("UPDATE monitoring_sensor SET last_received_at = %s WHERE id = %s",

@@ -81,6 +81,7 @@ class Sensor(models.Model):
     level = models.SmallIntegerField(_("level"), choices=Level.choices, default=Level.NONE)
     last_value = models.FloatField(_("last value"), null=True, blank=True)
     last_ts = models.DateTimeField(_("last reading at"), null=True, blank=True)
+    last_epoch = models.FloatField(null=True, blank=True, editable=False)  # last_ts as epoch seconds (ingest)
     last_received_at = models.DateTimeField(_("last received"), null=True, blank=True)
     silent = models.BooleanField(_("silent"), default=False)
     state = models.JSONField(default=dict, blank=True)

@@ -24,7 +24,6 @@ from minesafe.core import audit, notify
 from minesafe.core.errors import DomainError, InvalidTransition
 from minesafe.core.models import AuditEvent, Organisation, User
 from minesafe.core.scoping import is_city
-from minesafe.core.services import active_catalogue
 from minesafe.registry.models import Mine
 from minesafe.registry.services import can_manage_mine, is_mine_owner
 
@@ -40,7 +39,7 @@ TIER_ORDER = [T.ENTERPRISE, T.COUNTY, T.CITY]
 
 
 def catalogue() -> dict:
-    return active_catalogue("sensor_kinds")
+    return ingest.kinds_catalogue()
 
 
 def kind_choices() -> list[tuple[str, str]]:
@@ -101,6 +100,7 @@ def rotate_token(actor: User, gateway: Gateway) -> str:
         gateway.token_hash, gateway.token_prefix = ingest.token_hash(token), token[:10]
         gateway.rotated_at = timezone.now()
         gateway.save(update_fields=["token_hash", "token_prefix", "rotated_at"])
+        transaction.on_commit(lambda: ingest.invalidate(gateway.mine_id))
         audit.record(actor, AuditEvent.Action.UPDATE, gateway, before=before,
                      after={"token_prefix": gateway.token_prefix})
     return token
@@ -112,6 +112,7 @@ def set_gateway_active(actor: User, gateway: Gateway, active: bool) -> Gateway:
         with transaction.atomic():
             gateway.active = active
             gateway.save(update_fields=["active"])
+            transaction.on_commit(lambda: ingest.invalidate(gateway.mine_id))
             audit.record(actor, AuditEvent.Action.UPDATE, gateway, before={"active": not active},
                          after={"active": active})
     return gateway
@@ -453,22 +454,23 @@ def respond(actor: User, alarm: Alarm, *, measures: str, people_withdrawn: bool 
     withdrawn (and how many); a response without measures is refused."""
     if acting_tier(actor, alarm) is None:
         raise PermissionDenied(_("you may not answer this alarm"))
-    errors = {}
-    if len((measures or "").strip()) < 4:
-        errors["measures"] = _("describe the measures taken")
-    required_from = LEVEL_CODES[catalogue()["response"]["withdrawal_required_from"]]
-    if alarm.level >= required_from and people_withdrawn is None:
-        errors["people_withdrawn"] = _("at this level, say whether people were withdrawn")
-    if people_withdrawn and (withdrawn_count is None or withdrawn_count < 1):
-        errors["withdrawn_count"] = _("give how many people were withdrawn")
-    if people_withdrawn is False and withdrawn_count:
-        errors["withdrawn_count"] = _("no one was withdrawn, so leave the count empty")
-    if errors:
-        raise ValidationError(errors)
     with transaction.atomic():
         current = _locked(alarm)
         if current.closed_at or current.status != A.ACKNOWLEDGED:
             raise InvalidTransition(_("acknowledge the alarm before recording the response"))
+        errors = {}
+        if len((measures or "").strip()) < 4:
+            errors["measures"] = _("describe the measures taken")
+        # The highest level the alarm reached decides (a red alarm lowered since still asks about withdrawal).
+        required_from = LEVEL_CODES[catalogue()["response"]["withdrawal_required_from"]]
+        if current.max_level >= required_from and people_withdrawn is None:
+            errors["people_withdrawn"] = _("at this level, say whether people were withdrawn")
+        if people_withdrawn and (withdrawn_count is None or withdrawn_count < 1):
+            errors["withdrawn_count"] = _("give how many people were withdrawn")
+        if people_withdrawn is False and withdrawn_count:
+            errors["withdrawn_count"] = _("no one was withdrawn, so leave the count empty")
+        if errors:
+            raise ValidationError(errors)
         now = timezone.now()
         current.status, current.responded_at, current.responded_by = A.RESPONDED, now, actor
         current.measures, current.people_withdrawn = measures.strip(), people_withdrawn
@@ -618,7 +620,7 @@ def online_rates(mines, now: dt.datetime | None = None) -> dict:
         row = per_mine[m.pk]
         row.required_mines = int(m.pk in required)
         row.connected_mines = int(m.pk in required and has_sensor[m.pk] > 0)
-        county = counties[m.county_id] or RateRow(m.county, m.county.name)
+        county = counties[m.county_id] or RateRow(m.county, m.county.name_zh)
         counties[m.county_id] = county
         for agg in (county, city):
             agg.sensors += row.sensors
