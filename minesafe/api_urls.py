@@ -3,6 +3,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import DefaultRouter
 
 from minesafe.hazards import api as hazards_api
+from minesafe.monitoring import api as monitoring_api
 from minesafe.monitoring.telemetry_api import TelemetryView
 from minesafe.registry import api as registry_api
 
@@ -20,10 +21,17 @@ router.register("hazard-transitions", hazards_api.HazardTransitionViewSet, basen
 router.register("escalation-steps", hazards_api.EscalationStepViewSet, basename="escalationstep")
 router.register("self-checks", hazards_api.SelfCheckViewSet, basename="selfcheck")
 router.register("investigations", hazards_api.InvestigationViewSet, basename="investigation")
+router.register("gateways", monitoring_api.GatewayViewSet, basename="gateway")
+router.register("sensors", monitoring_api.SensorViewSet, basename="sensor")
+router.register("rules", monitoring_api.RuleViewSet, basename="rule")
+router.register("alarms", monitoring_api.AlarmViewSet, basename="alarm")
+router.register("alarm-events", monitoring_api.AlarmEventViewSet, basename="alarmevent")
+router.register("quarantine", monitoring_api.QuarantineViewSet, basename="quarantinedmessage")
 router.register("public/leaders", registry_api.PublicLeaderViewSet, basename="public-leader")
 
 urlpatterns = [
     path("telemetry", TelemetryView.as_view(), name="telemetry"),
+    path("online-rate/", monitoring_api.OnlineRateView.as_view(), name="online-rate"),
     path("", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -195,6 +195,15 @@ SPECTACULAR_SETTINGS = {
         "RegionKindEnum": "minesafe.core.models.Region.Kind",
         "ExtensionStatusEnum": "minesafe.hazards.models.DeadlineExtension.Status",
         "InvestigationStatusEnum": "minesafe.hazards.models.Investigation.Status",
+        "HazardSourceEnum": "minesafe.hazards.models.Hazard.Source",
+        "LeaderLevelEnum": "minesafe.registry.models.ResponsibleLeader.Level",
+        "MonitoringLevelEnum": "minesafe.monitoring.models.Level",
+        "AlarmSourceEnum": "minesafe.monitoring.models.Alarm.Source",
+        "AlarmStatusEnum": "minesafe.monitoring.models.Alarm.Status",
+        "AlarmTierEnum": "minesafe.monitoring.models.Alarm.Tier",
+        "AlarmEventKindEnum": "minesafe.monitoring.models.AlarmEvent.Kind",
+        "RuleKindEnum": "minesafe.monitoring.models.Rule.Kind",
+        "RuleDirectionEnum": "minesafe.monitoring.models.Rule.Direction",
     },
 }
 

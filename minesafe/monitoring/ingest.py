@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -418,10 +419,19 @@ def commit(messages: list[Message], quarantine: bool = True) -> Outcome:
 QUARANTINE_PAYLOAD_MAX = 256 * 1024
 
 
+TOKEN_IN_BODY = re.compile(r'("token"\s*:\s*)"(?:[^"\\]|\\.)*"')
+
+
+def redact(payload: str) -> str:
+    """Quarantined payloads are read by people: a gateway token in the body is replaced."""
+    return TOKEN_IN_BODY.sub(r'\1"***"', payload)
+
+
 def quarantine_record(m: Message, received: dt.datetime) -> QuarantinedMessage:
     errors = m.errors + m.parsed.errors
     return QuarantinedMessage(
-        received_at=received, channel=m.channel, topic=m.topic[:200], payload=m.payload[:QUARANTINE_PAYLOAD_MAX],
+        received_at=received, channel=m.channel, topic=m.topic[:200],
+        payload=redact(m.payload[:QUARANTINE_PAYLOAD_MAX]),
         truncated=len(m.payload) > QUARANTINE_PAYLOAD_MAX, errors=errors,
         mine_id=m.gateway.mine_id if m.gateway else None, gateway_id=m.gateway.id if m.gateway else None,
         rows_total=m.rows_total, rows_rejected=len(m.parsed.errors) if not m.errors else m.rows_total)

@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from minesafe.core.scoping import ScopedQuerySet, ScopePaths
+from minesafe.core.scoping import ScopedQuerySet, ScopePaths, is_city
 from minesafe.registry.models import Mine, MineOwnedQuerySet
 
 
@@ -274,6 +274,13 @@ class AlarmEvent(models.Model):
         return f"{self.alarm_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"
 
 
+class QuarantineQuerySet(MineOwnedQuerySet):
+    def visible_to(self, user):
+        """A message no mine could be identified for is the city's alone (it may name any mine)."""
+        qs = super().visible_to(user)
+        return qs if is_city(user) else qs.filter(mine__isnull=False)
+
+
 class QuarantinedMessage(models.Model):
     """A telemetry message (or the bad rows of one) that could not be stored, kept with the reasons."""
 
@@ -290,7 +297,7 @@ class QuarantinedMessage(models.Model):
     rows_total = models.PositiveIntegerField(_("rows"), default=0)
     rows_rejected = models.PositiveIntegerField(_("rows rejected"), default=0)
 
-    objects = MineOwnedQuerySet.as_manager()
+    objects = QuarantineQuerySet.as_manager()
 
     class Meta:
         ordering = ["-received_at"]
