@@ -8,5 +8,6 @@ urlpatterns = [
     path("", include("minesafe.core.urls")),
     path("", include("minesafe.registry.urls")),
     path("", include("minesafe.hazards.urls")),
+    path("", include("minesafe.monitoring.urls")),
     path("", include("minesafe.web.urls")),
 ]

@@ -175,9 +175,9 @@ def parse_ts(raw, now: float, max_future: float, min_t: float) -> tuple[dt.datet
         except OverflowError:
             return None, 0.0, _("timestamp out of range")
         t = stamp.timestamp()
-    elif isinstance(raw, int | float) and not isinstance(raw, bool) and math.isfinite(raw):
-        t = float(raw)
-        try:
+    elif isinstance(raw, int | float) and not isinstance(raw, bool):
+        try:  # an integer too long for a float, NaN and infinity all end here
+            t = float(raw)
             stamp = dt.datetime.fromtimestamp(t, UTC)
         except (OverflowError, OSError, ValueError):
             return None, 0.0, _("timestamp out of range")

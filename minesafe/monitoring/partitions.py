@@ -4,7 +4,7 @@ daily job, never on the ingest path (creating one takes a strong lock on the par
 
 import datetime as dt
 
-from django.db import connection
+from django.db import connection, transaction
 
 MONTHS_BACK, MONTHS_AHEAD = 12, 3
 
@@ -51,10 +51,30 @@ def ensure_partitions(today: dt.date | None = None, schema_editor=None) -> list[
             if name in existing:
                 continue
             end = month_start(start, 1)
-            cursor.execute(f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF monitoring_reading "
-                           f"FOR VALUES FROM ('{start:%Y-%m-%d} 00:00+00') TO ('{end:%Y-%m-%d} 00:00+00')")
+            with transaction.atomic(using=conn.alias):
+                _create_partition(cursor, name, start, end)
             created.append(name)
     return created
+
+
+def _create_partition(cursor, name: str, start: dt.date, end: dt.date) -> None:
+    """Create one month's partition. Rows of that month already in the default partition (the job did not
+    run for a while) would make PostgreSQL refuse the partition, so they move over with it."""
+    lower = dt.datetime(start.year, start.month, 1, tzinfo=dt.UTC)
+    upper = dt.datetime(end.year, end.month, 1, tzinfo=dt.UTC)
+    cursor.execute("SELECT EXISTS (SELECT 1 FROM monitoring_reading_default WHERE ts >= %s AND ts < %s)",
+                   [lower, upper])
+    stray = cursor.fetchone()[0]
+    if stray:
+        cursor.execute("CREATE TEMPORARY TABLE monitoring_reading_moving (LIKE monitoring_reading)")
+        cursor.execute("WITH moved AS (DELETE FROM monitoring_reading_default WHERE ts >= %s AND ts < %s "
+                       "RETURNING sensor_id, ts, value) INSERT INTO monitoring_reading_moving SELECT * FROM moved",
+                       [lower, upper])
+    cursor.execute(f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF monitoring_reading "
+                   f"FOR VALUES FROM ('{start:%Y-%m-%d} 00:00+00') TO ('{end:%Y-%m-%d} 00:00+00')")
+    if stray:
+        cursor.execute("INSERT INTO monitoring_reading SELECT sensor_id, ts, value FROM monitoring_reading_moving")
+        cursor.execute("DROP TABLE monitoring_reading_moving")
 
 
 def create_table(apps, schema_editor):

@@ -47,7 +47,11 @@ class TelemetryView(APIView):
                     "are idempotent on (sensor, ts).")
     def post(self, request):
         limit = int(ingest.limits()["max_body_bytes"])
-        if int(request.headers.get("Content-Length") or 0) > limit:
+        try:
+            length = int(request.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = 0  # Django reads no body for a malformed length; the decoder reports it as bad JSON
+        if length > limit:
             return Response({"detail": _("message larger than %(n)d bytes") % {"n": limit}, "field": "",
                              "code": "too_large"}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
         raw = request.data if isinstance(request.data, bytes) else b""

@@ -3,6 +3,7 @@ from django.db.models import Count, Q
 from django.shortcuts import render
 from django.utils import timezone
 
+from minesafe.monitoring import queries as monitoring
 from minesafe.registry.models import Mine
 
 
@@ -38,4 +39,5 @@ def home(request):
         "by_county": by_county,
         "by_type": [(labels[row["mine_type"]], row["n"], row["mine_type"]) for row in by_type],
         "overdue_mines": mines.ledger_overdue(today).select_related("county").order_by("ledger_due_date")[:10],
+        "monitoring": monitoring.summary(request.user),
     })
