@@ -2,7 +2,7 @@
 
 import io
 
-from django.utils import translation
+from django.utils import timezone, translation
 from openpyxl import Workbook
 
 from minesafe.registry.excel import safe_cell
@@ -27,7 +27,7 @@ COLUMNS = [
     ("挂牌督办", lambda h: "是" if h.city_supervised else "否"),
     ("屡改屡犯", lambda h: "是" if h.is_repeat else "否"),
     ("督办层级", lambda h: h.escalation_level),
-    ("销号时间", lambda h: h.closed_at.replace(tzinfo=None) if h.closed_at else None),
+    ("销号时间", lambda h: timezone.localtime(h.closed_at).replace(tzinfo=None) if h.closed_at else None),
 ]
 
 

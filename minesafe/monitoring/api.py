@@ -12,7 +12,6 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from minesafe.core.api import ScopedReadOnlyViewSet, ScopedViewSetMixin
-from minesafe.core.scoping import is_city
 from minesafe.registry.api import xlsx_response
 from minesafe.registry.excel import XLSX_CONTENT_TYPE
 from minesafe.registry.models import Mine
@@ -285,12 +284,6 @@ class QuarantineViewSet(ScopedReadOnlyViewSet):
     queryset = QuarantinedMessage.objects.all()
     serializer_class = QuarantinedMessageSerializer
     filterset_fields = ["mine", "gateway", "channel"]
-
-    def get_queryset(self):
-        queryset = super().get_queryset()
-        if not is_city(self.request.user):
-            queryset = queryset.filter(mine__isnull=False)
-        return queryset
 
 
 # Online rate -----------------------------------------------------------------------------------------

@@ -444,6 +444,9 @@ def decode(channel: str, raw: bytes | str, *, token: str | None = None, topic: s
     lim = limits()
     text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
     m = Message(channel=channel, payload=text, topic=topic)
+    if token is not None and (gateway := authenticate(token)) is None:  # HTTP: refuse strangers before parsing
+        m.errors.append(_error(None, "token", _("unknown or deactivated gateway token"), "bad_token"))
+        return m
     if len(raw) > int(lim["max_body_bytes"]):
         m.errors.append(_error(None, "", _("message larger than %(n)d bytes") % {"n": lim["max_body_bytes"]},
                                "too_large"))
@@ -462,10 +465,11 @@ def decode(channel: str, raw: bytes | str, *, token: str | None = None, topic: s
         m.errors.append(_error(None, "readings", _("too many readings in one message (at most %(n)d)")
                                % {"n": lim["max_batch_rows"]}, "too_large"))
         return m
-    gateway = authenticate(token if token is not None else body.get("token"))
-    if gateway is None:
-        m.errors.append(_error(None, "token", _("unknown or deactivated gateway token"), "bad_token"))
-        return m
+    if token is None:
+        gateway = authenticate(body.get("token"))
+        if gateway is None:
+            m.errors.append(_error(None, "token", _("unknown or deactivated gateway token"), "bad_token"))
+            return m
     m.gateway = gateway
     if topic_mine is not None and topic_mine != gateway.mine_id:
         m.errors.append(_error(None, "topic", _("this gateway may publish only to its own mine's topic"),

@@ -156,7 +156,8 @@ class Reading(models.Model):
     value = models.FloatField()
 
     class Meta:
-        managed = False  # created by migration 0001 with vendor SQL (partitioned on PostgreSQL)
+        # Migration 0001 creates the table with vendor SQL (partitioned on PostgreSQL, WITHOUT ROWID on
+        # SQLite); the model stays managed so that test flushes empty it.
         db_table = "monitoring_reading"
         ordering = ["sensor", "ts"]
 

@@ -1,6 +1,9 @@
 """The readings table: WITHOUT ROWID on SQLite; on PostgreSQL partitioned by month (UTC), with a
 default partition for readings older than the partitions kept. Partitions are created ahead by a
-daily job, never on the ingest path (creating one takes a strong lock on the parent table)."""
+daily job, never on the ingest path (creating one takes a strong lock on the parent table).
+
+No foreign key to the sensor: only ingest writes readings, for sensor ids it has just validated, and
+sensors are deactivated, never deleted; a per-row key check would cost the hot path for nothing."""
 
 import datetime as dt
 
@@ -10,7 +13,7 @@ MONTHS_BACK, MONTHS_AHEAD = 12, 3
 
 SQLITE_TABLE = """
 CREATE TABLE monitoring_reading (
-    sensor_id bigint NOT NULL REFERENCES monitoring_sensor (id) DEFERRABLE INITIALLY DEFERRED,
+    sensor_id bigint NOT NULL,
     ts datetime NOT NULL,
     value real NOT NULL,
     PRIMARY KEY (sensor_id, ts)
@@ -18,7 +21,7 @@ CREATE TABLE monitoring_reading (
 
 PG_TABLE = """
 CREATE TABLE monitoring_reading (
-    sensor_id bigint NOT NULL REFERENCES monitoring_sensor (id) DEFERRABLE INITIALLY DEFERRED,
+    sensor_id bigint NOT NULL,
     ts timestamptz NOT NULL,
     value double precision NOT NULL,
     PRIMARY KEY (sensor_id, ts)

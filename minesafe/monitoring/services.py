@@ -459,7 +459,7 @@ def respond(actor: User, alarm: Alarm, *, measures: str, people_withdrawn: bool 
         if current.closed_at or current.status != A.ACKNOWLEDGED:
             raise InvalidTransition(_("acknowledge the alarm before recording the response"))
         errors = {}
-        if len((measures or "").strip()) < 4:
+        if len((measures or "").strip()) < 2:
             errors["measures"] = _("describe the measures taken")
         # The highest level the alarm reached decides (a red alarm lowered since still asks about withdrawal).
         required_from = LEVEL_CODES[catalogue()["response"]["withdrawal_required_from"]]
@@ -487,7 +487,7 @@ def review(actor: User, alarm: Alarm, *, accept: bool, note: str = "") -> Alarm:
     """The county or city checks the response: accept it, or return it with a reason."""
     if not may_review(actor, alarm):
         raise PermissionDenied(_("only the county or the city reviews a response"))
-    if not accept and len(note.strip()) < 4:
+    if not accept and len(note.strip()) < 2:
         raise ValidationError({"note": _("say why the response is returned")})
     with transaction.atomic():
         current = _locked(alarm)

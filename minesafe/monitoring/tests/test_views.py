@@ -148,7 +148,7 @@ def test_a_response_the_service_refuses_is_shown_on_the_form_and_changes_nothing
     alarm = alarms["red_a"]
     services.acknowledge(personas.ent_a, alarm)
     url = f"/monitoring/alarms/{alarm.pk}/"
-    response = logged_in(client, personas.ent_a).post(url, {"action": "respond", "respond-measures": "ok"})
+    response = logged_in(client, personas.ent_a).post(url, {"action": "respond", "respond-measures": "x"})
     assert response.status_code == 200
     form = response.context["forms"]["respond"]
     assert "measures" in form.errors and "people_withdrawn" in form.errors  # red: say whether people left

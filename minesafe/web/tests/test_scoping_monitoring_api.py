@@ -129,7 +129,7 @@ def test_unidentified_quarantined_messages_are_for_the_city_only(world, persona)
     response = api_client(world.personas, persona).get(f"/api/v1/quarantine/{world.unidentified.pk}/")
     assert response.status_code == {"city": 200, "anonymous": 403}.get(persona, 404)
     assert QuarantinedMessage.objects.visible_to(getattr(world.personas, persona)).filter(
-        pk=world.unidentified.pk).exists() == (persona in ("city", "department"))  # the API narrows departments
+        pk=world.unidentified.pk).exists() == (persona == "city")
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
