@@ -6,6 +6,8 @@ No acknowledged reading may be lost and none duplicated, so:
 - QoS 1 with manual acknowledgement: a message is acknowledged (PUBACK) only after the transaction
   holding its readings has committed, so a crash before the commit means the broker sends it again;
 - re-sent messages are harmless: readings are keyed by (sensor, ts).
+- a batch meets a busy or lost database by waiting and trying again (decoding too: it reads gateways and
+  sensors); a message that makes decoding fail otherwise is quarantined, never left to come back forever.
 - acknowledgements are tied to the connection they arrived on; after a reconnect the broker re-sends
   what was not acknowledged, so stale message ids are never acknowledged (the broker may reuse them).
 
@@ -21,7 +23,8 @@ import time
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
-from django.db import OperationalError, close_old_connections
+from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections
+from django.utils.translation import gettext as _
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -71,6 +74,7 @@ class IngestWorker:
         self.stats = Stats()
         self.connection = 0
         self.connected = threading.Event()
+        self.subscribed = threading.Event()  # the broker granted the subscription on this connection
         self.stopping = threading.Event()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5,
                                   manual_ack=True)
@@ -79,7 +83,9 @@ class IngestWorker:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
         self.client.reconnect_delay_set(min_delay=1, max_delay=10)
+        self.client_id, self.credentials = client_id, (username, password)
         self.connect_properties = Properties(PacketTypes.CONNECT)
         self.connect_properties.SessionExpiryInterval = SESSION_EXPIRY_S
         self.connect_properties.ReceiveMaximum = receive_maximum
@@ -94,8 +100,17 @@ class IngestWorker:
         logger.info("connected to %s:%s (session present: %s)", self.host, self.port, flags.session_present)
         self.connected.set()
 
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
+        refused = [code for code in reason_codes if code.is_failure]
+        if refused:  # e.g. the broker's ACL: the worker would sit connected and receive nothing
+            logger.error("broker refused the subscription to %s: %s", self.subscription, refused)
+            return
+        logger.info("subscribed to %s", self.subscription)
+        self.subscribed.set()
+
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
         self.connected.clear()
+        self.subscribed.clear()
         self.connection += 1  # what arrived on the old connection must not be acknowledged on a new one
         if not self.stopping.is_set():
             logger.warning("disconnected from the broker (%s); reconnecting", reason_code)
@@ -114,15 +129,27 @@ class IngestWorker:
         self.client.disconnect()
         self.client.loop_stop()
 
-    def forget_session(self) -> None:
+    def forget_session(self, timeout: float = 10.0) -> None:
         """End this client id's session at the broker (a worker taken out of service: otherwise the
-        shared subscription keeps handing it a share of the messages to hold until it returns)."""
+        shared subscription keeps handing it a share of the messages to hold until it returns).
+
+        A bare client without the worker's callbacks: the worker's would subscribe on connect, and a
+        session that joins the group only to expire would take messages with it."""
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5)
+        if self.credentials[0]:
+            client.username_pw_set(*self.credentials)
+        acknowledged = threading.Event()
+        client.on_connect = lambda *args: acknowledged.set()
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = 0
-        self.client.connect(self.host, self.port, keepalive=10, clean_start=True, properties=props)
-        self.client.loop_start()
-        self.client.disconnect()
-        self.client.loop_stop()
+        client.connect(self.host, self.port, keepalive=10, clean_start=True, properties=props)
+        client.loop_start()
+        try:
+            if not acknowledged.wait(timeout):
+                raise TimeoutError(f"the broker at {self.host}:{self.port} did not answer within {timeout} s")
+        finally:
+            client.disconnect()
+            client.loop_stop()
 
     def next_batch(self) -> list[Received]:
         try:
@@ -139,21 +166,35 @@ class IngestWorker:
                 break
         return batch
 
+    @staticmethod
+    def decode(r: Received) -> ingest.Message:
+        topic_mine = mine_from_topic(r.topic)
+        try:
+            m = ingest.decode("mqtt", r.payload, topic=r.topic, topic_mine=topic_mine)
+        except DatabaseError:
+            raise  # the database, not the message: `process` retries
+        except Exception as exc:
+            # A message that breaks validation must not stop the worker: unacknowledged, the broker would
+            # send it again after every restart, and no telemetry would get through any more.
+            logger.exception("could not decode a message on %s; quarantined", r.topic)
+            m = ingest.Message(channel="mqtt", payload=r.payload.decode("utf-8", errors="replace"), topic=r.topic)
+            m.errors.append({"index": None, "field": "", "code": "invalid",
+                             "reason": _("the message could not be processed (%(e)s)") % {"e": type(exc).__name__}})
+            return m
+        if topic_mine is None and not m.errors:
+            m.errors.append({"index": None, "field": "topic", "code": "wrong_mine",
+                             "reason": _("the topic is not minesafe/<mine>/telemetry")})
+            m.parsed = ingest.Parsed()
+        return m
+
     def process(self, batch: list[Received]) -> None:
         """Decode, commit (retrying while the database is busy or away), then acknowledge."""
-        messages = [ingest.decode("mqtt", r.payload, topic=r.topic, topic_mine=mine_from_topic(r.topic))
-                    for r in batch]
-        for m, r in zip(messages, batch, strict=True):
-            if mine_from_topic(r.topic) is None and not m.errors:
-                m.errors.append({"index": None, "field": "topic", "reason": "topic is not minesafe/<mine>/telemetry",
-                                 "code": "wrong_mine"})
-                m.parsed = ingest.Parsed()
         delay = 0.1
         while True:
-            try:
-                outcome = ingest.commit(messages)
+            try:  # decoding reads gateways and sensors, so it is retried with the commit
+                outcome = ingest.commit([self.decode(r) for r in batch])
                 break
-            except OperationalError as exc:  # locked or unreachable database: nothing committed, nothing acked
+            except (OperationalError, InterfaceError) as exc:  # locked or unreachable database: nothing acked
                 if self.stopping.is_set():
                     return
                 logger.warning("database unavailable (%s); retrying in %.1f s", exc, delay)

@@ -10,6 +10,18 @@ from django.core.management.base import BaseCommand
 from minesafe.monitoring.mqtt import IngestWorker
 
 
+def worker_logging() -> None:
+    """The worker's own log (connections, sessions, database retries) at INFO with timestamps. The
+    settings give the root logger a handler at WARNING, so `logging.basicConfig` would change nothing."""
+    log = logging.getLogger("minesafe.monitoring.mqtt")
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        log.addHandler(handler)
+    log.setLevel(min(logging.INFO, logging.getLogger().getEffectiveLevel()))
+    log.propagate = False
+
+
 class Command(BaseCommand):
     help = "Consume telemetry from MQTT (QoS 1, persistent session, acknowledged after commit)."
 
@@ -26,7 +38,7 @@ class Command(BaseCommand):
                             help="end this client id's broker session and exit (a worker taken out of service)")
 
     def handle(self, *args, host, port, client_id, group, batch, max_wait_ms, forget, **options):
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        worker_logging()
         worker = IngestWorker(host, port, client_id=client_id, group=group or None,
                               username=os.environ.get("MINESAFE_MQTT_USERNAME"),
                               password=os.environ.get("MINESAFE_MQTT_PASSWORD"),
