@@ -40,37 +40,6 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_broker(workdir: Path) -> tuple[subprocess.Popen, int]:
-    """A private Mosquitto from the shipped config, only the port and persistence directory replaced."""
-    port = free_port()
-    store = workdir / "mosquitto"
-    store.mkdir()
-    store.chmod(0o777)  # mosquitto drops root privileges to its own user
-    lines = []
-    for line in (ROOT / "deploy/mosquitto/minesafe.conf").read_text().splitlines():
-        if line.startswith("listener "):
-            line = f"listener {port} 127.0.0.1"
-        elif line.startswith("persistence_location "):
-            line = f"persistence_location {store}/"
-        lines.append(line)
-    conf = workdir / "mosquitto.conf"
-    conf.write_text("\n".join(lines) + "\n")
-    proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc, port
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("mosquitto did not start")
-
-
 def setup_city() -> list[dict]:
     """10 mines, each with a gateway, 100 CO sensors (default rules) and 20 trigger sensors (red at 100)."""
     from minesafe.core.models import Organisation, Region, User
@@ -120,7 +89,7 @@ def publisher(plan_path: str) -> None:
         readings = [{"sensor": code, "ts": ts, "value": round(rng.gauss(2.0, 0.3), 2)}
                     for code in mine["codes"][:ROWS_PER_MESSAGE]]
         trigger = None
-        if plan["paced"] and k % 10 == 0 and trigger_queue:
+        if plan["paced"] and k % 7 == 0 and trigger_queue:  # 7 is prime to the mine count: every mine
             owner = next((t for t in trigger_queue if t[0] == mine["id"]), None)
             if owner:
                 trigger_queue.remove(owner)
@@ -255,6 +224,8 @@ def alarm_latency(mines: list[dict], port: int, workdir: Path, base_ts: int, sec
 
 
 def http_ingest(mines: list[dict], workdir: Path, base_ts: int, requests: int = 300) -> float:
+    from minesafe.monitoring.tests.broker import free_port
+
     port = free_port()
     env = {**os.environ}
     server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "minesafe.wsgi", "-w", "2",
@@ -304,8 +275,12 @@ def http_ingest(mines: list[dict], workdir: Path, base_ts: int, requests: int = 
 
 def worker_run(messages: int, database_url: str | None) -> dict:
     django_on(database_url)
+    from minesafe.monitoring.tests.broker import Broker  # the tests' private Mosquitto, from the shipped config
+
     workdir = Path(tempfile.mkdtemp(prefix="minesafe-bench-ingest-"))
-    broker, port = start_broker(workdir)
+    broker = Broker()
+    broker.start()
+    port = broker.port
     try:
         mines = setup_city()
         now = int(time.time())
@@ -322,8 +297,7 @@ def worker_run(messages: int, database_url: str | None) -> dict:
         figures["http_readings_per_s"] = round(http_ingest(mines, workdir, base_ts=now - 4 * 86400))
         return figures
     finally:
-        broker.terminate()
-        broker.wait(timeout=10)
+        broker.close()
         shutil.rmtree(workdir, ignore_errors=True)
 
 

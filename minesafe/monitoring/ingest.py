@@ -453,7 +453,7 @@ def decode(channel: str, raw: bytes | str, *, token: str | None = None, topic: s
         return m
     try:
         body = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         m.errors.append(_error(None, "", _("not valid JSON: %(e)s") % {"e": exc}))
         return m
     if not isinstance(body, dict) or not isinstance(body.get("readings"), list):
