@@ -545,7 +545,7 @@ def escalate_alarms(now: dt.datetime | None = None) -> EscalationRun:
             alarm.next_reminder_at = now + dt.timedelta(minutes=times["reminder_minutes"])
             alarm.save()
             what = _("not acknowledged") if alarm.status == A.UNACKNOWLEDGED else _("no response")
-            _event(alarm, E.ESCALATED, now, note=f"{old_tier} → {alarm.tier}: {what}")
+            _event(alarm, E.ESCALATED, now, note=f"{T(old_tier).label} → {T(alarm.tier).label}: {what}")
             audit.record("system", AuditEvent.Action.TRANSITION, alarm, before={"tier": old_tier},
                          after={"tier": alarm.tier, "reason": what})
             _notify(alarm, _("Escalated alarm (%(what)s): %(alarm)s") % {"what": what, "alarm": describe(alarm)})

@@ -510,7 +510,8 @@ def test_a_missed_acknowledgement_climbs_from_enterprise_to_county_to_city(alarm
     assert fresh(alarm).tier == T.CITY
     steps = AlarmEvent.objects.filter(alarm=alarm, kind=E.ESCALATED).order_by("at")
     assert [(e.at, e.actor) for e in steps] == [(first, None), (second, None)]
-    assert "enterprise → county" in steps[0].note and "county → city" in steps[1].note
+    assert f"{T.ENTERPRISE.label} → {T.COUNTY.label}" in steps[0].note  # people read it: labels, not codes
+    assert f"{T.COUNTY.label} → {T.CITY.label}" in steps[1].note
     system = AuditEvent.objects.filter(object_type="monitoring.alarm", object_id=str(alarm.pk), actor=None,
                                        before__tier__isnull=False).order_by("seq")
     assert [(e.before["tier"], e.after["tier"]) for e in system] == [(T.ENTERPRISE, T.COUNTY), (T.COUNTY, T.CITY)]
