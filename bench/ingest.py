@@ -162,6 +162,7 @@ def end_to_end(mines: list[dict], port: int, workdir: Path, messages: int, base_
     proc.wait()
     batches = worker.stats.batches
     worker.stop()
+    worker.forget_session()  # else the shared subscription keeps handing this absent worker messages
     elapsed = t_end - published["t0"]
     return {"readings": worker.stats.stored, "elapsed_s": elapsed, "batches": batches,
             "readings_per_batch": worker.stats.stored / max(batches, 1),
@@ -211,6 +212,7 @@ def alarm_latency(mines: list[dict], port: int, workdir: Path, base_ts: int, sec
     published = json.loads(proc.stdout.readline())
     proc.wait()
     worker.stop()
+    worker.forget_session()
     opened = {(e.alarm.mine_id, e.alarm.sensor.code): e.at.timestamp() for e in
               AlarmEvent.objects.filter(kind="opened", alarm__source="threshold").select_related("alarm__sensor")}
     latencies = [(opened[(mine_id, code)] - t_pub) * 1000 for mine_id, code, t_pub in published["triggers"]

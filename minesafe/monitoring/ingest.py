@@ -16,6 +16,7 @@ import math
 import re
 import time
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -254,29 +255,47 @@ def validate(gateway: GatewayInfo, rows, now: float | None = None) -> Parsed:
 
 
 # Storage --------------------------------------------------------------------------------------
-PG_INSERT = ("INSERT INTO monitoring_reading (sensor_id, ts, value) "
-             "SELECT * FROM unnest(%s::bigint[], %s::timestamptz[], %s::float8[]) ON CONFLICT DO NOTHING")
+PG_STAGING = ("CREATE TEMP TABLE IF NOT EXISTS monitoring_reading_in "
+              "(sensor_id bigint, ts timestamptz, value float8) ON COMMIT DELETE ROWS")
+PG_COPY = "COPY monitoring_reading_in (sensor_id, ts, value) FROM STDIN (FORMAT BINARY)"
+PG_INSERT = ("INSERT INTO monitoring_reading (sensor_id, ts, value) SELECT sensor_id, ts, value "
+             "FROM monitoring_reading_in ON CONFLICT DO NOTHING")
 SQLITE_INSERT = "INSERT INTO monitoring_reading (sensor_id, ts, value) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING"
+
+
+@contextmanager
+def _pg_cursor():
+    """A server-side-binding cursor on Django's connection, in its transaction (Django's default
+    client-side binding would quote every element of the batch arrays in Python). Errors are
+    Django's, so callers and connection health checks treat them as usual."""
+    import psycopg
+
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        yield cursor
 
 
 def write_readings(rows) -> int:
     """Insert (spec, t, value, utc datetime) rows in one statement; returns how many were new."""
     if not rows:
         return 0
+    if connection.vendor == "postgresql":
+        # COPY into a session-local staging table (rows formatted in C), then one idempotent insert.
+        with _pg_cursor() as cursor:
+            cursor.execute(PG_STAGING)
+            with cursor.copy(PG_COPY) as copy:
+                copy.set_types(["int8", "timestamptz", "float8"])
+                for r in rows:
+                    copy.write_row((r[0].id, r[3], r[2]))
+            cursor.execute(PG_INSERT)
+            return cursor.rowcount
+    text = {}  # a message's readings usually share one timestamp: format each once
+    for r in rows:
+        if r[3] not in text:
+            text[r[3]] = str(r[3].replace(tzinfo=None))
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(PG_INSERT, [[r[0].id for r in rows], [r[3] for r in rows], [r[2] for r in rows]])
-        else:
-            text = {}  # a message's readings usually share one timestamp: format each once
-            for r in rows:
-                if r[3] not in text:
-                    text[r[3]] = str(r[3].replace(tzinfo=None))
-            cursor.executemany(SQLITE_INSERT, [(r[0].id, text[r[3]], r[2]) for r in rows])
+        cursor.executemany(SQLITE_INSERT, [(r[0].id, text[r[3]], r[2]) for r in rows])
         return cursor.rowcount
-
-
-def db_datetime(stamp: dt.datetime):
-    return stamp if connection.vendor == "postgresql" else str(stamp.replace(tzinfo=None))
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,16 +316,54 @@ class Evaluation:
 
 
 def _load_states(ids: list[int]) -> dict[int, tuple[int, dict, bool, float]]:
-    placeholders = ",".join(["%s"] * len(ids))
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    """The sensors' live state, locked on PostgreSQL (in id order, so concurrent workers cannot deadlock;
+    SQLite's write transaction already serialises them)."""
+    columns = "SELECT id, level, state, silent, last_epoch FROM monitoring_sensor"
+    if connection.vendor == "postgresql":
+        with _pg_cursor() as cursor:
+            cursor.execute(f"{columns} WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [ids], binary=True)
+            fetched = cursor.fetchall()
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(f"{columns} WHERE id IN ({','.join(['%s'] * len(ids))})", ids)
+            fetched = cursor.fetchall()
+    result = {}
+    for sid, level, state, silent, last_epoch in fetched:
+        state = json.loads(state) if isinstance(state, str) else (state or {})
+        result[sid] = (level, state, bool(silent), -math.inf if last_epoch is None else last_epoch)
+    return result
+
+
+def _save_states(live: list[tuple], heard_late: list[int], states: list[tuple], received: dt.datetime) -> None:
+    """live: (id, value, ts, epoch); heard_late: ids; states: (id, level, state json)."""
+    if connection.vendor == "postgresql":
+        with _pg_cursor() as cursor:
+            if live:
+                ids, values, stamps, epochs = (list(c) for c in zip(*live, strict=True))
+                cursor.execute(
+                    "UPDATE monitoring_sensor AS s SET last_value = v.value, last_ts = v.ts, last_epoch = v.epoch, "
+                    "last_received_at = %s FROM unnest(%s::bigint[], %s::float8[], %s::timestamptz[], "
+                    "%s::float8[]) AS v(id, value, ts, epoch) WHERE s.id = v.id",
+                    [received, ids, values, stamps, epochs], binary=True)
+            if heard_late:
+                cursor.execute("UPDATE monitoring_sensor SET last_received_at = %s WHERE id = ANY(%s)",
+                               [received, heard_late], binary=True)
+            if states:
+                ids, levels, texts = (list(c) for c in zip(*states, strict=True))
+                cursor.execute(
+                    "UPDATE monitoring_sensor AS s SET level = v.level, state = v.state::jsonb, silent = FALSE "
+                    "FROM unnest(%s::bigint[], %s::int[], %s::text[]) AS v(id, level, state) WHERE s.id = v.id",
+                    [ids, levels, texts], binary=True)
+        return
+    stamp = str(received.replace(tzinfo=None))
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id, level, state, silent, last_epoch FROM monitoring_sensor "
-                       f"WHERE id IN ({placeholders}) ORDER BY id{lock}", ids)
-        result = {}
-        for sid, level, state, silent, last_epoch in cursor.fetchall():
-            state = json.loads(state) if isinstance(state, str) else (state or {})
-            result[sid] = (level, state, bool(silent), -math.inf if last_epoch is None else last_epoch)
-        return result
+        cursor.executemany("UPDATE monitoring_sensor SET last_value = %s, last_ts = %s, last_epoch = %s, "
+                           "last_received_at = %s WHERE id = %s",
+                           [(value, str(ts.replace(tzinfo=None)), epoch, stamp, sid) for sid, value, ts, epoch in live])
+        cursor.executemany("UPDATE monitoring_sensor SET last_received_at = %s WHERE id = %s",
+                           [(stamp, sid) for sid in heard_late])
+        cursor.executemany("UPDATE monitoring_sensor SET level = %s, state = %s, silent = FALSE WHERE id = %s",
+                           [(level, text, sid) for sid, level, text in states])
 
 
 def evaluate(rows, received: dt.datetime) -> Evaluation:
@@ -320,8 +377,7 @@ def evaluate(rows, received: dt.datetime) -> Evaluation:
     ids = sorted(per_sensor)
     states = _load_states(ids)
     result = Evaluation()
-    live_updates, state_updates = [], []
-    received_db = db_datetime(received)
+    live_updates, heard_late, state_updates = [], [], []
     for sid in ids:
         spec = specs[sid]
         level, state, silent, last_t = states[sid]
@@ -348,23 +404,13 @@ def evaluate(rows, received: dt.datetime) -> Evaluation:
             t, value, stamp = fresh[-1]
             if new_level != level:
                 result.items.add((spec.mine_id, spec.kind))
-            live_updates.append((value, db_datetime(stamp), t, received_db, sid))
+            live_updates.append((sid, value, stamp, t))
             level = new_level
         else:
-            live_updates.append(None)  # only late data: keep the newest value, still mark the sensor heard
+            heard_late.append(sid)  # only late data: keep the newest value, still mark the sensor heard
         if state != before or silent:
-            state_updates.append((level, json.dumps(state), sid))
-    with connection.cursor() as cursor:
-        cursor.executemany("UPDATE monitoring_sensor SET last_value = %s, last_ts = %s, last_epoch = %s, "
-                           "last_received_at = %s WHERE id = %s", [u for u in live_updates if u])
-        heard_late = [sid for sid, u in zip(ids, live_updates, strict=True) if u is None]
-        if heard_late:
-            cursor.executemany("UPDATE monitoring_sensor SET last_received_at = %s WHERE id = %s",
-                               [(received_db, sid) for sid in heard_late])
-        if state_updates:
-            cast = "::jsonb" if connection.vendor == "postgresql" else ""
-            cursor.executemany(f"UPDATE monitoring_sensor SET level = %s, state = %s{cast}, silent = FALSE "
-                               "WHERE id = %s", state_updates)
+            state_updates.append((sid, level, json.dumps(state)))
+    _save_states(live_updates, heard_late, state_updates, received)
     return result
 
 

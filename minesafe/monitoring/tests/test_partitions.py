@@ -97,9 +97,10 @@ def test_a_very_old_reading_lands_in_the_default_partition(monitored):
 def test_a_reading_on_a_month_boundary_goes_to_the_month_it_starts(monitored):
     start = partitions.month_start(timezone.now().astimezone(dt.UTC).date())
     boundary = dt.datetime(start.year, start.month, 1, tzinfo=dt.UTC)
-    with connection.cursor() as cursor:
-        cursor.execute(ingest.PG_INSERT, [[monitored.co.pk] * 2, [boundary, boundary - dt.timedelta(microseconds=1)],
-                                          [1.0, 2.0]])
+    spec = ingest.spec_by_id(monitored.co.pk, monitored.co.mine_id)
+    before = boundary - dt.timedelta(microseconds=1)
+    assert ingest.write_readings([(spec, boundary.timestamp(), 1.0, boundary),
+                                  (spec, before.timestamp(), 2.0, before)]) == 2
     assert partition_of(monitored.co.pk, boundary) == partitions.partition_name(start)
     assert partition_of(monitored.co.pk, boundary - dt.timedelta(microseconds=1)) == \
         partitions.partition_name(partitions.month_start(start, -1))
@@ -132,8 +133,8 @@ def test_a_partition_created_late_takes_over_its_months_rows_from_the_default_pa
     gap = partitions.month_start(today, partitions.MONTHS_AHEAD + 2)  # beyond every partition made so far
     inside = dt.datetime(gap.year, gap.month, 15, 12, tzinfo=dt.UTC)
     outside = dt.datetime(gap.year, gap.month, 1, tzinfo=dt.UTC) + dt.timedelta(days=40)  # the month after
-    with connection.cursor() as cursor:
-        cursor.execute(ingest.PG_INSERT, [[monitored.co.pk] * 2, [inside, outside], [7.0, 8.0]])
+    spec = ingest.spec_by_id(monitored.co.pk, monitored.co.mine_id)
+    ingest.write_readings([(spec, inside.timestamp(), 7.0, inside), (spec, outside.timestamp(), 8.0, outside)])
     assert partition_of(monitored.co.pk, inside) == "monitoring_reading_default"
     created = partitions.ensure_partitions(partitions.month_start(gap, -partitions.MONTHS_AHEAD))
     assert partitions.partition_name(gap) in created
