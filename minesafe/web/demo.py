@@ -1,6 +1,7 @@
-"""A realistic demo city: Chengde's 12 county-level units, ~300 mines, users for every role and
-24 months of monthly ledger history. Deterministic for a given seed; dates follow today's date so the
-demo always looks current (some mines have missed last month's ledger and show as overdue)."""
+"""A realistic demo city: Chengde's 12 county-level units, ~300 mines, users for every role,
+24 months of monthly ledger history and online monitoring (gateways, sensors, 7 days of readings).
+Deterministic for a given seed; dates follow today's date so the demo always looks current (some
+mines have missed last month's ledger and show as overdue)."""
 
 import datetime as dt
 import random
@@ -15,6 +16,8 @@ from minesafe.core import audit
 from minesafe.core.models import Organisation, Region, User
 from minesafe.core.services import bootstrap_reference_data
 from minesafe.core.validators import CREDIT_ALPHABET, credit_code_check_char, org_code_check_char
+from minesafe.monitoring.demo import MonitoringSummary, seed_monitoring
+from minesafe.monitoring.models import Sensor
 from minesafe.registry import services as registry
 from minesafe.registry.models import (
     Enterprise,
@@ -65,10 +68,24 @@ class DemoSummary:
     ledger_rows: int = 0
     hazards: int = 0
     logins: list[DemoLogin] = field(default_factory=list)
+    monitoring: MonitoringSummary | None = None
 
 
 DEMO_USERNAMES = ["admin", "city", "kuancheng", "xinglong", "ziranziyuan", "gongdian", "gongan", "qiye_kc",
                   "qiye_xl", "inspector"]
+
+
+def is_demo_database() -> bool:
+    """Whether this database holds the demo city (its mines and its fixed logins)."""
+    return Mine.objects.exists() and User.objects.filter(username__in=["admin", "city", "qiye_kc"]).count() == 3
+
+
+def ensure_demo_monitoring(**options) -> MonitoringSummary | None:
+    """Add the demo monitoring to a demo database seeded before monitoring existed (nothing otherwise).
+    `options` go to monitoring.demo.seed_monitoring."""
+    if is_demo_database() and not Sensor.objects.exists():
+        return seed_monitoring(**options)
+    return None
 
 
 def demo_logins() -> list[DemoLogin]:
@@ -142,8 +159,10 @@ def _mine_spec(rng: random.Random, mine_type: str) -> dict:
 
 
 @transaction.atomic
-def seed_demo(seed: int = 2026, months: int = 24, scale: float = 1.0) -> DemoSummary:
-    """Seed the demo city into an empty registry. `scale` multiplies mine counts (benchmarks use it)."""
+def seed_demo(seed: int = 2026, months: int = 24, scale: float = 1.0, monitoring: bool | None = None) -> DemoSummary:
+    """Seed the demo city into an empty registry. `scale` multiplies mine counts (benchmarks use it).
+    `monitoring` adds gateways, sensors and a week of readings (monitoring.demo); by default only at
+    scale 1, since a scaled-up registry would make the telemetry history the benchmark's bottleneck."""
     if Mine.objects.exists():
         raise RuntimeError("the registry already has mines; the demo seeds an empty database only")
     bootstrap_reference_data()
@@ -324,6 +343,10 @@ def seed_demo(seed: int = 2026, months: int = 24, scale: float = 1.0) -> DemoSum
     summary.hazards = seed_hazards(rng, mines, today, months, admin)
     summary.mines = len(mines)
     summary.ledger_rows = len(submissions)
+    if monitoring is None:
+        monitoring = scale == 1.0
+    if monitoring:
+        summary.monitoring = seed_monitoring(seed=seed)
     return summary
 
 
