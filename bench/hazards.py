@@ -29,7 +29,7 @@ def seed(total: int) -> int:
     from minesafe.hazards.models import Hazard, HazardItem
     from minesafe.web.demo import seed_demo
 
-    seed_demo(months=2)
+    seed_demo(months=2, monitoring=False)
     rng = random.Random(11)
     today = timezone.localdate()
     actor = User.objects.get(username="admin")

@@ -341,6 +341,6 @@ def backfill(plan: sim.Plan, fill: set[tuple[str, str]], t_from: float, t_to: fl
             messages.append(ingest.Message(channel="seed", payload="", gateway=info, parsed=parsed,
                                            rows_total=len(rows)))
         if messages:
-            stored += ingest.commit(messages, quarantine=False).stored
+            stored += ingest.commit(messages, quarantine=False, replay=True).stored
         chunk_start = chunk_end
     return stored

@@ -249,8 +249,8 @@ def validate(gateway: GatewayInfo, rows, now: float | None = None) -> Parsed:
             continue
         seen.add((spec.id, t))
         out.rows.append((spec, t, value, stamp))
-        for child_id, offset, scale in spec.derived:
-            out.rows.append((spec_by_id(child_id, spec.mine_id), t, offset + scale * value, stamp))
+        for child_id, offset, scale in spec.derived:  # rounded: 100 - 98.572 is not 1.4280000000000115
+            out.rows.append((spec_by_id(child_id, spec.mine_id), t, round(offset + scale * value, 9), stamp))
     return out
 
 
@@ -306,6 +306,7 @@ class LevelChange:
     old: int
     new: int
     value: float | None
+    at: float  # the reading's time (epoch seconds)
 
 
 @dataclass
@@ -398,7 +399,7 @@ def evaluate(rows, received: dt.datetime) -> Evaluation:
                     now_level = R.step(rule, st, t, v)
                     if now_level != current:
                         quantity = st.get("r") if rule.kind == R.RATE else v
-                        result.changes.append(LevelChange(spec, rule.id, source, current, now_level, quantity))
+                        result.changes.append(LevelChange(spec, rule.id, source, current, now_level, quantity, t))
                         current = now_level
                 new_level = max(new_level, current)
             t, value, stamp = fresh[-1]
@@ -437,9 +438,10 @@ class Outcome:
     alarms_changed: int = 0
 
 
-def commit(messages: list[Message], quarantine: bool = True) -> Outcome:
+def commit(messages: list[Message], quarantine: bool = True, replay: bool = False) -> Outcome:
     """Store every valid row of these messages in one transaction, quarantine the bad ones (MQTT),
-    evaluate rules and move alarms. Raises (and stores nothing) only if the database fails."""
+    evaluate rules and move alarms. Raises (and stores nothing) only if the database fails.
+    `replay` (loading history) dates alarm changes at their readings' times instead of now."""
     from . import services  # alarms: notify and audit; imported late to keep the hot path's imports light
 
     rows = [row for m in messages for row in m.parsed.rows]
@@ -451,7 +453,7 @@ def commit(messages: list[Message], quarantine: bool = True) -> Outcome:
         out.stored, out.duplicates = stored, len(rows) - stored
         if rows:
             evaluation = evaluate(rows, received)
-            out.alarms_changed = services.apply_evaluation(evaluation)
+            out.alarms_changed = services.apply_evaluation(evaluation, replay=replay)
         gateways = {m.gateway.id for m in messages if m.gateway and m.parsed.rows}
         if gateways:
             Gateway.objects.filter(pk__in=gateways).update(last_seen_at=received)

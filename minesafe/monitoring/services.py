@@ -33,6 +33,7 @@ from .models import LEVEL_CODES, Alarm, AlarmEvent, Gateway, Level, Rule, Sensor
 
 A = Alarm.Status
 T = Alarm.Tier
+PROCESS_STARTED = timezone.now()
 E = AlarmEvent.Kind
 ROLE = User.Role
 TIER_ORDER = [T.ENTERPRISE, T.COUNTY, T.CITY]
@@ -351,12 +352,14 @@ def apply_level(key: str, *, mine_id: int, level: int, source: str, sensor_id: i
     return alarm
 
 
-def apply_evaluation(evaluation) -> int:
-    """Alarms for what one ingest batch changed: per-rule levels, resumed sensors, item aggregation."""
+def apply_evaluation(evaluation, replay: bool = False) -> int:
+    """Alarms for what one ingest batch changed: per-rule levels, resumed sensors, item aggregation.
+    A replay of history dates each change at its reading's time."""
     changed = 0
     for c in evaluation.changes:
+        at = dt.datetime.fromtimestamp(c.at, dt.UTC) if replay else None
         apply_level(f"r{c.rule_id}", mine_id=c.spec.mine_id, sensor_id=c.spec.id, rule_id=c.rule_id,
-                    source=c.source, kind=c.spec.kind, level=c.new, value=c.value)
+                    source=c.source, kind=c.spec.kind, level=c.new, value=c.value, now=at)
         changed += 1
     for spec in evaluation.resumed:
         if spec.no_data_rule:
@@ -392,6 +395,9 @@ def check_silence(now: dt.datetime | None = None) -> SilenceRun:
     """Open no-data alarms for sensors silent longer than their rule allows, and a mine-dark alarm for a
     mine whose every active measured sensor is silent. Reports clear them again (ingest)."""
     now = now or timezone.now()
+    # Silence measured from this process's start at the earliest: after the platform itself was down,
+    # sensors get their full window to be heard again before they count as silent.
+    since_start = PROCESS_STARTED if now >= PROCESS_STARTED else None
     run = SilenceRun()
     rules = Rule.objects.filter(kind=Rule.Kind.NO_DATA, active=True, sensor__active=True,
                                 sensor__source__isnull=True).select_related("sensor")
@@ -400,6 +406,8 @@ def check_silence(now: dt.datetime | None = None) -> SilenceRun:
         sensor = rule.sensor
         run.checked += 1
         heard = sensor.last_received_at or sensor.created_at
+        if since_start:
+            heard = max(heard, since_start)
         if now - heard <= dt.timedelta(seconds=sensor.interval_s * rule.silent_intervals):
             continue
         run.silent += 1

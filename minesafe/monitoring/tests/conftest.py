@@ -1,5 +1,6 @@
 """Monitoring fixtures: a gateway with sensors at mine A (underground) and pond A (tailings)."""
 
+import datetime as dt
 from dataclasses import dataclass
 
 import pytest
@@ -21,6 +22,12 @@ class Monitored:
     gateway_b: Gateway  # mine B's gateway
     token_b: str
     co_b: Sensor  # mine B, CO
+
+
+@pytest.fixture(autouse=True)
+def long_running_platform(monkeypatch):
+    """Tests move the clock freely: the platform counts as running since long before (no start-up grace)."""
+    monkeypatch.setattr(services, "PROCESS_STARTED", dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
 
 
 @pytest.fixture

@@ -233,6 +233,21 @@ def test_one_silent_sensor_is_not_a_dark_mine(monitored, feed, personas):
     assert not Alarm.objects.filter(source=Alarm.Source.MINE_DARK, mine=personas.mine_a).exists()
 
 
+def test_after_the_platform_was_down_sensors_get_a_full_window_before_they_count_as_silent(
+        monitored, feed, personas, monkeypatch):
+    m = monitored
+    feed.send(m.token, {"CO-01": [1.0], "O2-01": [20.9]})
+    heard = fresh(m.co).last_received_at
+    restarted = heard + 60 * MINUTE  # the platform was down for an hour and has just started again
+    monkeypatch.setattr(services, "PROCESS_STARTED", restarted)
+    assert services.check_silence(now=restarted + 30 * SECOND).silent == 0
+    assert not Alarm.objects.filter(source__in=[Alarm.Source.NO_DATA, Alarm.Source.MINE_DARK]).exists()
+    services.check_silence(now=restarted + 2 * MINUTE)  # still nothing heard: now they are silent
+    assert {a.sensor_id for a in Alarm.objects.filter(source=Alarm.Source.NO_DATA, mine=personas.mine_a)} == {
+        m.co.pk, m.o2.pk}
+    assert Alarm.objects.filter(source=Alarm.Source.MINE_DARK, mine=personas.mine_a).exists()
+
+
 def test_new_data_clears_the_no_data_and_mine_dark_alarms(monitored, feed, personas):
     m = monitored
     services.check_silence(now=timezone.now() + 2 * MINUTE)

@@ -17,6 +17,10 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"demo city: {summary.mines} mines, {summary.enterprises} enterprises, "
                           f"{summary.ledger_rows} monthly ledger rows, {summary.hazards} major hazards")
+        if summary.monitoring:
+            m = summary.monitoring
+            self.stdout.write(f"monitoring: {m.gateways} gateways, {m.sensors} sensors, {m.readings} readings, "
+                              f"{m.alarms_opened} alarms; gateway tokens in var/demo-gateways.json")
         self.stdout.write(f"demo logins (password {DEMO_PASSWORD}):")
         for login in summary.logins:
             self.stdout.write(f"  {login.username:<12} {login.role:<22} {login.organisation}")
