@@ -12,6 +12,7 @@ from openpyxl import Workbook
 from minesafe.registry.excel import safe_cell
 
 from .models import Reading
+from .services import kind_label
 
 
 def local(value):
@@ -26,7 +27,7 @@ ALARM_COLUMNS = [
     ("报警编号", lambda a: a.pk),
     ("所属县区", lambda a: a.mine.county.name_zh),
     ("矿山", lambda a: a.mine.name),
-    ("传感器或监测项", lambda a: f"{a.sensor.code} {a.sensor.name}" if a.sensor_id else a.kind),
+    ("传感器或监测项", lambda a: f"{a.sensor.code} {a.sensor.name}" if a.sensor_id else kind_label(a.kind)),
     ("来源", lambda a: a.get_source_display()),
     ("当前等级", lambda a: a.get_level_display()),
     ("最高等级", lambda a: a.get_max_level_display()),

@@ -18,6 +18,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from minesafe.core import audit, notify
@@ -41,6 +42,14 @@ TIER_ORDER = [T.ENTERPRISE, T.COUNTY, T.CITY]
 
 def catalogue() -> dict:
     return ingest.kinds_catalogue()
+
+
+def kind_label(code: str) -> str:
+    """A monitored quantity as people read it, in the active language (the code if unknown)."""
+    kind = catalogue()["kinds"].get(code)
+    if not kind:
+        return code or "—"
+    return kind["zh"] if (get_language() or "zh-hans").startswith("zh") else kind["en"]
 
 
 def kind_choices() -> list[tuple[str, str]]:
@@ -289,7 +298,10 @@ def alarm_link(alarm: Alarm) -> str:
 
 
 def describe(alarm: Alarm) -> str:
-    what = alarm.sensor.name if alarm.sensor_id else alarm.kind or alarm.get_source_display()
+    if alarm.sensor_id:
+        what = alarm.sensor.name
+    else:
+        what = kind_label(alarm.kind) if alarm.kind else alarm.get_source_display()
     return f"{alarm.mine.name} · {what} · {alarm.get_source_display()}"
 
 
