@@ -18,7 +18,8 @@ run: $(STAMP)
 	$(BIN)/minesafe run
 
 test: $(STAMP)
-	scripts/ensure-chromium
+	scripts/ensure-tool chromium chromium fonts-noto-cjk
+	scripts/ensure-tool mosquitto mosquitto
 	$(BIN)/ruff check .
 	scripts/test-all
 
