@@ -367,16 +367,44 @@ def _save_states(live: list[tuple], heard_late: list[int], states: list[tuple], 
                            [(level, text, sid) for sid, level, text in states])
 
 
-def evaluate(rows, received: dt.datetime) -> Evaluation:
+def new_late_readings(rows, states: dict) -> dict[int, list[tuple[float, float]]]:
+    """Per sensor, the readings older than its newest one that are not stored yet (a gateway's backlog,
+    or messages committed out of order by two workers); re-sent duplicates are left out. Call before
+    `write_readings`. Late rows are rare, so this asks the database only when there are some."""
+    late: dict[int, list] = defaultdict(list)
+    for spec, t, value, stamp in rows:
+        if t <= states[spec.id][3]:
+            late[spec.id].append((t, value, stamp))
+    if not late:
+        return {}
+    postgres = connection.vendor == "postgresql"
+    result = {}
+    with connection.cursor() as cursor:
+        for sid, found in late.items():
+            keys = [stamp if postgres else str(stamp.replace(tzinfo=None)) for _t, _v, stamp in found]
+            if postgres:
+                cursor.execute("SELECT ts FROM monitoring_reading WHERE sensor_id = %s AND ts = ANY(%s)", [sid, keys])
+            else:
+                cursor.execute(f"SELECT ts FROM monitoring_reading WHERE sensor_id = %s "
+                               f"AND ts IN ({','.join(['%s'] * len(keys))})", [sid, *keys])
+            stored = {row[0] if postgres else str(row[0]) for row in cursor.fetchall()}  # SQLite: naive datetimes
+            new = sorted({(t, v) for (t, v, _s), key in zip(found, keys, strict=True) if key not in stored})
+            if new:
+                result[sid] = new
+    return result
+
+
+def evaluate(rows, states: dict, late: dict, received: dt.datetime) -> Evaluation:
     """Update each touched sensor's live state and run its rules over readings newer than its last one.
-    Late or repeated readings are stored but do not drive alarms: the state follows the newest reading."""
+    New late readings (`late`, from new_late_readings) are checked on their own: if they reach a level
+    above what the rule stood at, the alarm opens at that level and falls back at once, so the missed
+    excursion is still answered (叫应回应) even though it is over."""
     per_sensor: dict[int, list] = defaultdict(list)
     specs = {}
     for spec, t, value, stamp in rows:
         per_sensor[spec.id].append((t, value, stamp))
         specs[spec.id] = spec
     ids = sorted(per_sensor)
-    states = _load_states(ids)
     result = Evaluation()
     live_updates, heard_late, state_updates = [], [], []
     for sid in ids:
@@ -384,6 +412,8 @@ def evaluate(rows, received: dt.datetime) -> Evaluation:
         level, state, silent, last_t = states[sid]
         before = {key: dict(value) for key, value in state.items()}
         fresh = sorted(r for r in per_sensor[sid] if r[0] > last_t)
+        if sid in late:
+            result.changes.extend(retrospective_changes(spec, state, late[sid]))
         if silent:
             result.resumed.append(spec)
         if fresh:
@@ -413,6 +443,25 @@ def evaluate(rows, received: dt.datetime) -> Evaluation:
             state_updates.append((sid, level, json.dumps(state)))
     _save_states(live_updates, heard_late, state_updates, received)
     return result
+
+
+def retrospective_changes(spec: SensorSpec, state: dict, readings: list[tuple[float, float]]) -> list[LevelChange]:
+    """Each rule run over the late readings alone (from a blank state): a peak above the rule's current
+    level becomes a rise to the peak and a fall back to the current level."""
+    changes = []
+    for rule in spec.rules:
+        current = state.get(str(rule.id), {}).get("l", 0)
+        replay: dict = {}
+        peak, peak_at, shown = 0, 0.0, None
+        for t, v in readings:
+            level = R.step(rule, replay, t, v)
+            if level > peak:
+                peak, peak_at, shown = level, t, replay.get("r") if rule.kind == R.RATE else v
+        if peak > current:
+            source = "rate" if rule.kind == R.RATE else "threshold"
+            changes.append(LevelChange(spec, rule.id, source, current, peak, shown, peak_at))
+            changes.append(LevelChange(spec, rule.id, source, peak, current, None, readings[-1][0]))
+    return changes
 
 
 @dataclass
@@ -449,10 +498,12 @@ def commit(messages: list[Message], quarantine: bool = True, replay: bool = Fals
     out = Outcome(accepted=sum(1 for r in rows if not r[0].is_derived))
     out.rejected = sum(len(m.parsed.errors) for m in messages)
     with transaction.atomic():
+        states = _load_states(sorted({r[0].id for r in rows})) if rows else {}  # locks the sensors first
+        late = new_late_readings(rows, states) if rows else {}
         stored = write_readings(rows)
         out.stored, out.duplicates = stored, len(rows) - stored
         if rows:
-            evaluation = evaluate(rows, received)
+            evaluation = evaluate(rows, states, late, received)
             out.alarms_changed = services.apply_evaluation(evaluation, replay=replay)
         gateways = {m.gateway.id for m in messages if m.gateway and m.parsed.rows}
         if gateways:

@@ -2,7 +2,9 @@
 
 A rule's state is a small dict kept in the sensor's `state` JSON under the rule id:
   l  committed level          p/ps  pending higher level and since when (minimum duration)
-  at/av  rate anchor time and value       r  last computed rate
+  a  rate anchors: [t, value] samples kept a quarter window apart over the last window
+  r  the rate or change when the committed level last changed (shown on the alarm)
+The state changes only when a level, a pending level or an anchor does, so ingest rarely rewrites it.
 Times are epoch seconds (floats). Levels: 0 none, 1 blue, 2 yellow, 3 orange, 4 red.
 """
 
@@ -57,22 +59,33 @@ def with_hysteresis(spec: RuleSpec, value: float, current: int) -> int:
     return max(level, min(current, raw_level(spec, value, shift=spec.hysteresis)))
 
 
+ANCHORS_PER_WINDOW = 4
+
+
 def measure(spec: RuleSpec, st: dict, t: float, value: float) -> float | None:
-    """The quantity a rule compares: the value itself, or for a rate rule the change over its window
-    (None until a full window has passed since the anchor)."""
+    """The quantity a rule compares: the value itself; for a rate rule, over a sliding window kept as
+    anchors a quarter window apart, either the rate from the oldest anchor (once it is at least
+    three quarters of a window old) or, without `per_s`, the change from the window's lowest point
+    (highest for a falling rule). Returned as a rise; None while the window is still filling."""
     if spec.kind != RATE:
         return value
-    anchor_t = st.get("at")
-    if anchor_t is None:
-        st["at"], st["av"] = t, value
-        return None
-    span = t - anchor_t
-    if span < spec.window_s or span <= 0:
-        return None
-    change = value - st["av"]
-    rate = change / span * spec.per_s if spec.per_s else change
-    st["at"], st["av"], st["r"] = t, value, rate
-    return rate if spec.upper else -rate
+    anchors = st.setdefault("a", [])
+    while anchors and t - anchors[0][0] > spec.window_s:
+        anchors.pop(0)
+    quantity = None
+    if anchors:
+        if spec.per_s:
+            t0, v0 = anchors[0]
+            if t > t0 and t - t0 >= spec.window_s * (1 - 1 / ANCHORS_PER_WINDOW):
+                quantity = (value - v0) / (t - t0) * spec.per_s
+                quantity = quantity if spec.upper else -quantity
+        elif spec.upper:
+            quantity = value - min(v for _t, v in anchors)
+        else:
+            quantity = max(v for _t, v in anchors) - value
+    if not anchors or t - anchors[-1][0] >= spec.window_s / ANCHORS_PER_WINDOW:
+        anchors.append([t, value])
+    return quantity
 
 
 def step(spec: RuleSpec, st: dict, t: float, value: float) -> int:
@@ -82,24 +95,28 @@ def step(spec: RuleSpec, st: dict, t: float, value: float) -> int:
     if quantity is None:
         return committed
     candidate = with_hysteresis(spec, quantity, committed)
+    shown = -quantity if spec.kind == RATE and not spec.upper else quantity  # a fall is shown as negative
     if candidate <= committed:
         st.pop("p", None)
         st.pop("ps", None)
-        st["l"] = candidate
-        return candidate
+        return _commit(st, committed, candidate, shown)
     # Rising: the new level must hold for the minimum duration (against flapping and single spikes).
     if spec.min_duration_s <= 0:
-        st["l"] = candidate
-        return candidate
+        return _commit(st, committed, candidate, shown)
     if "p" not in st:
         st["p"], st["ps"] = candidate, t
     else:
         st["p"] = min(st["p"], candidate)
     if t - st["ps"] >= spec.min_duration_s:
-        st["l"] = st.pop("p")
         st.pop("ps")
-        return st["l"]
+        return _commit(st, committed, st.pop("p"), shown)
     return committed
+
+
+def _commit(st: dict, old: int, new: int, quantity: float) -> int:
+    if new != old:
+        st["l"], st["r"] = new, quantity
+    return new
 
 
 def run(spec: RuleSpec, st: dict, readings: Iterable[tuple[float, float]]) -> int:

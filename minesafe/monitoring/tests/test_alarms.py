@@ -91,10 +91,27 @@ def test_sustained_co_at_24_ppm_opens_one_red_alarm(monitored, feed, personas):
     assert alarm.response_due_at == alarm.ack_due_at + dt.timedelta(minutes=30)
     assert events(alarm) == [E.OPENED]
     assert fresh(m.co).level == 4
-    feed.co(m, 30.0, 28.0, 26.0)
-    assert Alarm.objects.count() == 1 and events(alarm) == [E.OPENED]
+    feed.co(m, 30.0, 28.0, 26.0)  # 6 ppm above the window's low point: the rise rule raises its own alarm
+    assert Alarm.objects.filter(source=Alarm.Source.THRESHOLD).count() == 1 and events(alarm) == [E.OPENED]
     assert notes(personas.ent_a, alarm) == 1
     assert notes(personas.county_a, alarm) == notes(personas.city, alarm) == notes(personas.ent_b, alarm) == 0
+
+
+def test_a_backlog_sent_after_the_current_value_still_raises_the_missed_alarm(monitored, feed):
+    m = monitored
+    now = feed.t
+    feed.co(m, 2.0)  # the gateway reconnects and sends its current value first …
+    backlog = [{"sensor": "CO-01", "ts": now - 600 + 20 * i, "value": 40.0} for i in range(10)]  # … then this
+    message = ingest.decode("http", json.dumps({"readings": backlog}), token=m.token)
+    assert ingest.commit([message], quarantine=False).stored == 10
+    alarm = Alarm.objects.get(sensor=m.co, source=Alarm.Source.THRESHOLD)
+    assert (alarm.max_level, alarm.level, alarm.active, alarm.status) == (4, 4, False, A.UNACKNOWLEDGED)
+    assert events(alarm) == [E.OPENED, E.CLEARED]  # over already, but still to be answered
+    assert fresh(m.co).last_value == 2.0  # the live state still follows the newest reading
+    # The same backlog sent again is a duplicate: nothing new.
+    again = ingest.decode("http", json.dumps({"readings": backlog}), token=m.token)
+    assert ingest.commit([again], quarantine=False).duplicates == 10
+    assert Alarm.objects.filter(sensor=m.co).count() == 1 and events(alarm) == [E.OPENED, E.CLEARED]
 
 
 def test_a_single_co_spike_opens_no_alarm(monitored, feed):
@@ -173,11 +190,13 @@ def test_an_excursion_inside_one_batch_opens_and_clears_its_alarm(monitored, fee
 
 def test_the_co_rise_rule_opens_a_rate_alarm(monitored, feed):
     m = monitored
-    feed.co(m, 2.0, 8.0, step=600)  # +6 ppm over the 600 s window; both values below the 10 ppm threshold
+    feed.co(m, 2.0, 8.0)  # +6 ppm within the window, both below the 10 ppm threshold: pending for 40 s
+    assert not Alarm.objects.exists()
+    feed.co(m, 8.0, 8.0)  # held for the rule's 40 s
     alarm = open_alarm(m.co, Alarm.Source.RATE)
     assert (alarm.level, alarm.value, alarm.rule.kind) == (4, 6.0, Rule.Kind.RATE)
     assert not Alarm.objects.filter(source=Alarm.Source.THRESHOLD).exists()
-    feed.co(m, 8.5, step=600)  # the next window: no rise, the condition clears
+    feed.co(m, 8.5, 8.5, 8.5, step=600)  # the low point has left the window: no rise, the condition clears
     assert fresh(alarm).active is False
 
 
@@ -282,6 +301,8 @@ def test_four_blue_points_of_one_kind_at_one_mine_raise_a_yellow_item_alarm(moni
     m = monitored
     for code in ("CO-02", "CO-03", "CO-04"):
         services.create_sensor(personas.city, personas.mine_a, code=code, name=code, kind="co", gateway=m.gateway)
+    for rule in Rule.objects.filter(sensor__mine=personas.mine_a, sensor__kind="co", kind=Rule.Kind.RATE):
+        services.update_rule(personas.city, rule, {"active": False})  # points raised by thresholds alone
     feed.send(m.token_b, {"CO-01": [12.0, 12.0, 12.0]})  # mine B's CO-01 is another mine's item
     feed.send(m.token, {"CO-01": [12.0] * 3, "CO-02": [12.0] * 3, "CO-03": [12.0] * 3})
     assert Alarm.objects.filter(source=Alarm.Source.THRESHOLD, level=1).count() == 4
@@ -675,7 +696,7 @@ def test_a_new_sensor_copies_its_kinds_default_rules_and_a_no_data_rule(monitore
     assert monitored.co.unit == "ppm" and monitored.co.interval_s == 20
     assert rules_of(monitored.co) == [
         ("threshold", "upper", 10.0, 16.0, 20.0, 24.0, 1.0, 40, None, 3, 2),
-        ("rate", "upper", None, None, None, 5.0, 0.0, 0, 600, 3, 2),
+        ("rate", "upper", None, None, None, 5.0, 0.0, 40, 600, 3, 2),
         ("no_data", "upper", None, None, None, None, 0.0, 0, None, 3, 2),
     ]
     assert [k for k, *_rest in rules_of(monitored.water)] == ["no_data"]  # thresholds come from the design

@@ -329,13 +329,14 @@ def test_late_readings_are_stored_but_do_not_move_the_live_state_backwards(clien
     assert readings(m.co) == 4
 
 
-def test_late_readings_do_not_raise_alarms(client, monitored):
+def test_late_readings_raise_the_missed_alarm_without_moving_the_live_level(client, monitored):
     m = monitored
     post(client, m.token, {"readings": [row("CO-01", 2.0, 10)]})
     late_red = [row("CO-01", 300.0, 200 - 20 * i) for i in range(5)]  # 80 s of red, all before the last reading
     response = post(client, m.token, {"readings": late_red})
     assert response.json()["stored"] == 5
-    assert not Alarm.objects.filter(sensor=m.co).exists()
+    missed = Alarm.objects.get(sensor=m.co, source=Alarm.Source.THRESHOLD)
+    assert (missed.max_level, missed.active) == (4, False)  # over, but still to be acknowledged and answered
     assert fresh(m.co).level == 0
 
 
