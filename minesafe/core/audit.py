@@ -98,8 +98,10 @@ def _object_type(obj: models.Model) -> str:
     return f"{obj._meta.app_label}.{obj._meta.model_name}"
 
 
-def _lock_chain() -> None:
-    # SQLite runs every transaction BEGIN IMMEDIATE (see settings), which already serialises writers.
+def lock_chain() -> None:
+    """Take the chain's lock now (held to the end of the transaction). Code that locks rows and then
+    audits calls this first, so every writer takes the chain lock before its row locks: no deadlocks.
+    SQLite runs every transaction BEGIN IMMEDIATE (see settings), which already serialises writers."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(72116501)")
@@ -110,7 +112,7 @@ def record_many(actor, changes: list[Change]) -> list[AuditEvent]:
     if not changes:
         return []
     with transaction.atomic():
-        _lock_chain()
+        lock_chain()
         last = AuditEvent.objects.order_by("-seq").values("seq", "hash").first()
         seq, prev = (last["seq"], last["hash"]) if last else (0, GENESIS_HASH)
         now = timezone.now()

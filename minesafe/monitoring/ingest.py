@@ -63,6 +63,7 @@ class GatewayInfo:
 class SensorSpec:
     id: int
     mine_id: int
+    gateway_id: int | None
     code: str
     kind: str
     unit: str
@@ -117,7 +118,8 @@ def mine_sensors(mine_id: int) -> dict[str, SensorSpec]:
         lo, hi = kinds.get(s.kind, {}).get("range", [-math.inf, math.inf])
         own = rules_by_sensor[s.pk]
         spec = SensorSpec(
-            id=s.pk, mine_id=mine_id, code=s.code, kind=s.kind, unit=s.unit, lo=float(lo), hi=float(hi),
+            id=s.pk, mine_id=mine_id, gateway_id=s.gateway_id, code=s.code, kind=s.kind, unit=s.unit,
+            lo=float(lo), hi=float(hi),
             active=s.active, is_derived=s.source_id is not None, derived=tuple(children[s.pk]),
             rules=tuple(R.RuleSpec.from_rule(r) for r in own if r.kind != Rule.Kind.NO_DATA),
             no_data_rule=next((r.pk for r in own if r.kind == Rule.Kind.NO_DATA), None))
@@ -211,6 +213,9 @@ def validate(gateway: GatewayInfo, rows, now: float | None = None) -> Parsed:
             continue
         if not spec.active:
             out.errors.append(_error(i, "sensor", _("sensor %(c)s is deactivated") % {"c": code}))
+            continue
+        if spec.gateway_id is not None and spec.gateway_id != gateway.id:
+            out.errors.append(_error(i, "sensor", _("sensor %(c)s is connected through another gateway") % {"c": code}))
             continue
         if spec.is_derived:
             out.errors.append(_error(i, "sensor", _("sensor %(c)s is derived; send its source") % {"c": code}))

@@ -210,6 +210,9 @@ def update_sensor(actor: User, sensor: Sensor, changes: dict) -> Sensor:
         old, new = audit.diff(before, audit.snapshot(current, SENSOR_FIELDS))
         if new:
             audit.record(actor, AuditEvent.Action.UPDATE, current, before=old, after=new)
+        if not current.active and before["active"]:
+            clear_alarms(Alarm.objects.filter(sensor=current))
+            refresh_item(current.mine_id, current.kind)
     ingest.invalidate(sensor.mine_id)
     return current
 
@@ -230,6 +233,9 @@ def _validate_rule(rule: Rule) -> None:
     if rule.kind == Rule.Kind.RATE and not rule.window_s:
         errors["window_s"] = _("a rate rule needs a window")
     if rule.kind == Rule.Kind.NO_DATA:
+        if rule.active and Rule.objects.filter(sensor=rule.sensor, kind=Rule.Kind.NO_DATA, active=True) \
+                .exclude(pk=rule.pk).exists():
+            errors["kind"] = _("a sensor has one no-data rule; change its intervals or level instead")
         if rule.sensor.source_id:
             errors["kind"] = _("a derived sensor has no data of its own to miss")
         if rule.silent_intervals < 1:
@@ -266,6 +272,8 @@ def update_rule(actor: User, rule: Rule, changes: dict) -> Rule:
         old, new = audit.diff(before, audit.snapshot(current, RULE_FIELDS))
         if new:
             audit.record(actor, AuditEvent.Action.UPDATE, current, before=old, after=new)
+        if not current.active:
+            clear_alarms(Alarm.objects.filter(rule=current))
     ingest.invalidate(rule.sensor.mine_id)
     return current
 
@@ -319,6 +327,7 @@ def apply_level(key: str, *, mine_id: int, level: int, source: str, sensor_id: i
                 now: dt.datetime | None = None) -> Alarm | None:
     """Move the open alarm of `key` to `level`: open it, raise, lower, clear or bring it back."""
     now = now or timezone.now()
+    audit.lock_chain()  # the chain lock before any alarm row lock, in every writer (see audit.lock_chain)
     alarm = Alarm.objects.select_for_update().select_related("mine__enterprise__organisation") \
         .filter(key=key, closed_at__isnull=True).first()
     if alarm is None:
@@ -364,9 +373,17 @@ def apply_level(key: str, *, mine_id: int, level: int, source: str, sensor_id: i
     return alarm
 
 
+def clear_alarms(alarms) -> None:
+    """The condition of these alarms ends (their rule or sensor was switched off); their handling goes on."""
+    for alarm in alarms.filter(closed_at__isnull=True, active=True):
+        apply_level(alarm.key, mine_id=alarm.mine_id, level=0, source=alarm.source)
+
+
 def apply_evaluation(evaluation, replay: bool = False) -> int:
     """Alarms for what one ingest batch changed: per-rule levels, resumed sensors, item aggregation.
     A replay of history dates each change at its reading's time."""
+    if evaluation.changes or evaluation.resumed or evaluation.items:
+        audit.lock_chain()  # before refresh_item reads the points' levels: concurrent batches take turns
     changed = 0
     for c in evaluation.changes:
         at = dt.datetime.fromtimestamp(c.at, dt.UTC) if replay else None
@@ -435,17 +452,23 @@ def check_silence(now: dt.datetime | None = None) -> SilenceRun:
     dark_level = LEVEL_CODES[catalogue()["defaults"]["mine_dark_level"]]
     measured = Sensor.objects.filter(active=True, source__isnull=True)
     counts = measured.values("mine_id").annotate(total=Count("pk"), quiet=Count("pk", filter=Q(silent=True)))
-    for row in counts:
-        if row["total"] and row["quiet"] == row["total"]:
-            with transaction.atomic():
-                if apply_level(f"m{row['mine_id']}", mine_id=row["mine_id"], level=dark_level,
-                               source=Alarm.Source.MINE_DARK, now=now):
-                    run.dark_mines += 1
+    looks_dark = {row["mine_id"] for row in counts if row["total"] and row["quiet"] == row["total"]}
+    marked_dark = set(Alarm.objects.filter(source=Alarm.Source.MINE_DARK, closed_at__isnull=True, active=True)
+                      .values_list("mine_id", flat=True))
+    for mine_id in sorted(looks_dark | marked_dark):
+        with transaction.atomic():
+            audit.lock_chain()  # ingest clears a dark mine under this lock: count again once holding it
+            sensors = measured.filter(mine_id=mine_id)
+            dark = sensors.exists() and not sensors.filter(silent=False).exists()
+            apply_level(f"m{mine_id}", mine_id=mine_id, level=dark_level if dark else 0,
+                        source=Alarm.Source.MINE_DARK, now=now)
+            run.dark_mines += dark
     return run
 
 
 # 叫应回应: people answer alarms ------------------------------------------------------------------------
 def _locked(alarm: Alarm) -> Alarm:
+    audit.lock_chain()
     return Alarm.objects.select_for_update().select_related("mine__enterprise__organisation").get(pk=alarm.pk)
 
 
@@ -513,6 +536,8 @@ def review(actor: User, alarm: Alarm, *, accept: bool, note: str = "") -> Alarm:
         current = _locked(alarm)
         if current.closed_at or current.status != A.RESPONDED:
             raise InvalidTransition(_("this alarm has no response waiting for review"))
+        if current.responded_by_id == actor.pk:
+            raise PermissionDenied(_("a response is reviewed by someone other than the person who gave it"))
         now = timezone.now()
         current.reviewed_at, current.reviewed_by = now, actor
         if accept:
@@ -628,12 +653,12 @@ def online_rates(mines, now: dt.datetime | None = None) -> dict:
     per_mine = {m.pk: RateRow(m, m.name) for m in mines}
     sensors = Sensor.objects.filter(mine_id__in=per_mine, active=True, source__isnull=True) \
         .only("mine_id", "interval_s", "last_received_at")
-    has_sensor = Counter()
+    has_sensor = Counter()  # connected: at least one active sensor whose data has reached the platform
     for s in sensors.iterator(chunk_size=5000):
         row = per_mine[s.mine_id]
         row.sensors += 1
         row.online += is_online(s, now, intervals)
-        has_sensor[s.mine_id] += 1
+        has_sensor[s.mine_id] += s.last_received_at is not None
     counties: dict = defaultdict(lambda: None)
     city = RateRow("city", _("Whole city"))
     for m in mines:

@@ -800,3 +800,47 @@ def test_an_unchanged_rule_writes_no_audit_event(monitored, personas):
     rule = monitored.co.rules.get(kind=Rule.Kind.THRESHOLD)
     services.update_rule(personas.city, rule, {"red": 24.0})
     assert not AuditEvent.objects.filter(object_type="monitoring.rule", action=AuditEvent.Action.UPDATE).exists()
+
+
+# Review findings: switched-off rules and sensors, dark mines, one no-data rule, four eyes ---------------------
+def test_switching_a_rule_off_ends_its_alarms_condition(alarm_at, monitored, personas):
+    alarm = alarm_at(30.0)
+    services.update_rule(personas.city, alarm.rule, {"active": False})
+    alarm = fresh(alarm)
+    assert (alarm.active, alarm.closed_at) == (False, None)  # the condition is gone; the answer is still due
+    assert events(alarm)[-1] == E.CLEARED
+
+
+def test_switching_a_sensor_off_ends_its_alarms_condition(monitored, feed, personas):
+    m = monitored
+    feed.co(m, 1.0)
+    services.check_silence(now=timezone.now() + 2 * MINUTE)
+    no_data = open_alarm(m.o2, Alarm.Source.NO_DATA)
+    services.update_sensor(personas.city, m.o2, {"active": False})
+    assert fresh(no_data).active is False
+
+
+def test_a_mine_that_is_no_longer_dark_has_its_alarm_cleared_by_the_next_check(monitored, feed, personas):
+    m = monitored
+    later = timezone.now() + 2 * MINUTE
+    services.check_silence(now=later)
+    dark = Alarm.objects.get(source=Alarm.Source.MINE_DARK, mine=personas.mine_a)
+    Sensor.objects.filter(pk=m.co.pk).update(silent=False, last_received_at=later)  # heard; nothing cleared it
+    services.check_silence(now=later + SECOND)
+    assert fresh(dark).active is False
+    assert Alarm.objects.get(source=Alarm.Source.MINE_DARK, mine=personas.mine_b).active  # still dark
+
+
+def test_a_sensor_has_one_no_data_rule(monitored, personas):
+    with pytest.raises(ValidationError) as exc:
+        services.create_rule(personas.city, monitored.co, kind=Rule.Kind.NO_DATA, silent_intervals=10, level=4)
+    assert "kind" in exc.value.message_dict
+
+
+def test_a_response_is_reviewed_by_someone_else(alarm_at, personas):
+    alarm = alarm_at(30.0)
+    services.acknowledge(personas.county_a, alarm)
+    services.respond(personas.county_a, alarm, measures="撤人复测", people_withdrawn=True, withdrawn_count=3)
+    with pytest.raises(PermissionDenied):
+        services.review(personas.county_a, alarm, accept=True)
+    assert services.review(personas.city, alarm, accept=True).status == A.ACCEPTED

@@ -363,3 +363,12 @@ def test_a_deactivated_derived_sensor_is_no_longer_computed(client, monitored, p
     response = post(client, monitored.pond_token, {"readings": [row("SW-01", 99.6, 60)]})
     assert response.status_code == 200
     assert readings(monitored.water) == 1 and readings(monitored.freeboard) == 0
+
+
+def test_a_gateway_writes_only_the_sensors_connected_through_it(client, monitored, personas):
+    m = monitored
+    other, other_token = services.create_gateway(personas.city, personas.mine_a, "second station")
+    response = post(client, other_token, {"readings": [row("CO-01", 1.0, 30)]})
+    assert response.status_code == 400
+    assert response.json()["rejected"][0]["field"] == "sensor"
+    assert not Reading.objects.filter(sensor_id=m.co.pk).exists()
