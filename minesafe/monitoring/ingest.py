@@ -535,7 +535,7 @@ def quarantine_record(m: Message, received: dt.datetime) -> QuarantinedMessage:
     errors = m.errors + m.parsed.errors
     return QuarantinedMessage(
         received_at=received, channel=m.channel, topic=m.topic[:200],
-        payload=redact(m.payload[:QUARANTINE_PAYLOAD_MAX]),
+        payload=redact(m.payload[:QUARANTINE_PAYLOAD_MAX]).replace("\x00", "\ufffd"),  # PostgreSQL text has no NUL
         truncated=len(m.payload) > QUARANTINE_PAYLOAD_MAX, errors=errors,
         mine_id=m.gateway.mine_id if m.gateway else None, gateway_id=m.gateway.id if m.gateway else None,
         rows_total=m.rows_total, rows_rejected=len(m.parsed.errors) if not m.errors else m.rows_total)

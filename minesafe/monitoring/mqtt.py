@@ -7,11 +7,20 @@ No acknowledged reading may be lost and none duplicated, so:
   holding its readings has committed, so a crash before the commit means the broker sends it again;
 - re-sent messages are harmless: readings are keyed by (sensor, ts).
 - a batch meets a busy or lost database by waiting and trying again (decoding too: it reads gateways and
-  sensors); a message that makes decoding fail otherwise is quarantined, never left to come back forever.
+  sensors); a message that makes decoding fail otherwise is quarantined, never left to come back forever;
+- a batch whose commit fails for any other reason (a constraint, a value the database refuses, a bug a
+  message triggers) is committed again one message at a time, and a message that still fails on its own is
+  quarantined with the error and acknowledged: unacknowledged, it would come back after every restart and
+  stop the worker again.
 - acknowledgements are tied to the connection they arrived on; after a reconnect the broker re-sends
   what was not acknowledged, so stale message ids are never acknowledged (the broker may reuse them).
 
 Several workers share the load through the shared subscription `$share/<group>/minesafe/+/telemetry`.
+Each needs its own client id: the broker keeps a session per client id, and a second connection with the
+same id takes the session over. A worker whose session is taken over stops (`SessionTakenOver`) instead of
+reconnecting, which would take it back and start a loop of takeovers, each re-sending unacknowledged batches.
+The broker must say so (MQTT v5 reason "Session taken over": Mosquitto from 2.0.15 on; older ones just close
+the connection), so `minesafe ingest` also refuses to start a second worker with the same id on one host.
 The network loop runs in paho's thread; batches are written in the worker's main thread.
 """
 
@@ -23,17 +32,21 @@ import time
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
-from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections
+from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from . import ingest
+from .models import QuarantinedMessage
 
 logger = logging.getLogger("minesafe.monitoring.mqtt")
 TOPIC_FILTER = "minesafe/+/telemetry"
 TOPIC = re.compile(r"^minesafe/(\d+)/telemetry$")
 SESSION_EXPIRY_S = 7 * 24 * 3600  # queued messages wait up to a week for a worker to return
+SESSION_TAKEN_OVER = 0x8E  # MQTT v5 DISCONNECT reason: another connection with this client id took the session
+TRANSIENT = (OperationalError, InterfaceError)  # a locked or unreachable database: wait and try again
 
 
 def topic_for(mine_id: int) -> str:
@@ -52,6 +65,10 @@ class Received:
     topic: str
     payload: bytes
     connection: int  # which connection it arrived on (see module docstring)
+
+
+class SessionTakenOver(RuntimeError):
+    """Another worker connected with this worker's client id; this one stopped."""
 
 
 @dataclass
@@ -76,6 +93,8 @@ class IngestWorker:
         self.connected = threading.Event()
         self.subscribed = threading.Event()  # the broker granted the subscription on this connection
         self.stopping = threading.Event()
+        self.taken_over: str | None = None  # why the worker stopped on its own (see `_on_disconnect`)
+        self.connected_at = 0.0
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5,
                                   manual_ack=True)
         if username:
@@ -96,6 +115,7 @@ class IngestWorker:
             logger.error("broker refused the connection: %s", reason_code)
             return
         self.connection += 1
+        self.connected_at = time.monotonic()
         client.subscribe(self.subscription, qos=1)
         logger.info("connected to %s:%s (session present: %s)", self.host, self.port, flags.session_present)
         self.connected.set()
@@ -112,8 +132,21 @@ class IngestWorker:
         self.connected.clear()
         self.subscribed.clear()
         self.connection += 1  # what arrived on the old connection must not be acknowledged on a new one
+        if getattr(reason_code, "value", reason_code) == SESSION_TAKEN_OVER:
+            # Reconnecting would take the session back from the other worker, which would do the same: a
+            # loop of takeovers, each re-sending the unacknowledged batches. Stop, and say why.
+            self.taken_over = (f"another worker connected to {self.host}:{self.port} with this worker's client id "
+                               f"{self.client_id!r} and took over its session; this worker stopped. Give each "
+                               f"worker its own stable --client-id.")
+            logger.error("%s", self.taken_over)
+            self.stopping.set()
+            client.disconnect()  # paho's loop does not reconnect after this
+            return
         if not self.stopping.is_set():
-            logger.warning("disconnected from the broker (%s); reconnecting", reason_code)
+            # A broker that does not say "Session taken over" (Mosquitto before 2.0.15) just closes the connection.
+            short = self.connected_at and time.monotonic() - self.connected_at < 10
+            hint = " soon after connecting (if it repeats, another worker may use this client id)" if short else ""
+            logger.warning("disconnected from the broker (%s)%s; reconnecting", reason_code, hint)
 
     def _on_message(self, client, userdata, msg):
         self.inbox.put(Received(msg.mid, msg.qos, msg.topic, msg.payload, self.connection))
@@ -187,31 +220,90 @@ class IngestWorker:
             m.parsed = ingest.Parsed()
         return m
 
-    def process(self, batch: list[Received]) -> None:
-        """Decode, commit (retrying while the database is busy or away), then acknowledge."""
+    def _retrying(self, work):
+        """`work()`, waited for and tried again while the database is busy or away (nothing is acknowledged
+        meanwhile); None if the worker is stopped while waiting. Any other exception is the caller's."""
         delay = 0.1
         while True:
-            try:  # decoding reads gateways and sensors, so it is retried with the commit
-                outcome = ingest.commit([self.decode(r) for r in batch])
-                break
-            except (OperationalError, InterfaceError) as exc:  # locked or unreachable database: nothing acked
+            try:
+                return work()
+            except TRANSIENT as exc:
                 if self.stopping.is_set():
-                    return
+                    return None
                 logger.warning("database unavailable (%s); retrying in %.1f s", exc, delay)
                 close_old_connections()
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
-        for r in batch:
+
+    def _ack(self, received: list[Received]) -> None:
+        for r in received:
             if r.connection == self.connection and self.connected.is_set():
                 self.client.ack(r.mid, r.qos)
-        self.stats.messages += len(batch)
+
+    def _count(self, outcome: ingest.Outcome, messages: int) -> None:
+        self.stats.messages += messages
         self.stats.readings += outcome.accepted + outcome.rejected
         self.stats.stored += outcome.stored
         self.stats.quarantined += outcome.quarantined
+
+    def process(self, batch: list[Received]) -> None:
+        """Decode, commit (retrying while the database is busy or away), then acknowledge. A batch that
+        fails otherwise is committed one message at a time (see `process_one_by_one`)."""
+        try:  # decoding reads gateways and sensors, so it is retried with the commit
+            outcome = self._retrying(lambda: ingest.commit([self.decode(r) for r in batch]))
+        except Exception:
+            logger.exception("a batch of %d messages could not be committed; committing them one at a time",
+                             len(batch))
+            self.process_one_by_one(batch)
+        else:
+            if outcome is None:  # stopped while the database was away: the broker sends the batch again
+                return
+            self._ack(batch)
+            self._count(outcome, len(batch))
         self.stats.batches += 1
 
+    def process_one_by_one(self, batch: list[Received]) -> None:
+        """Each message in its own transaction, acknowledged once committed; a message that fails on its
+        own is quarantined with the error and acknowledged, so it cannot stop the worker after every restart."""
+        for r in batch:
+            decoded: list[ingest.Message] = []
+
+            def commit_one(r=r, decoded=decoded):
+                decoded[:] = [self.decode(r)]
+                return ingest.commit(decoded)
+
+            try:
+                outcome = self._retrying(commit_one)
+            except Exception as exc:
+                # If even the quarantine record cannot be written, the database itself is broken: that
+                # exception stops the worker, and the message stays unacknowledged.
+                logger.exception("could not store a message on %s; quarantined", r.topic)
+                outcome = self._retrying(lambda r=r, d=decoded, e=exc: self.quarantine(r, d[0] if d else None, e))
+            if outcome is None:  # stopped while the database was away: the rest comes again
+                return
+            self._ack([r])
+            self._count(outcome, 1)
+
+    @staticmethod
+    def quarantine(r: Received, decoded: ingest.Message | None, exc: BaseException) -> ingest.Outcome:
+        """Keep a message that could not be stored, with the error (the traceback is in the log) and, if it
+        was decoded, its gateway and mine (so the people who see that mine's quarantine see it)."""
+        detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        error = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+        # PostgreSQL text and jsonb cannot hold NUL characters (a NUL in the payload may be why we are here).
+        payload = r.payload.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+        m = ingest.Message(channel="mqtt", payload=payload, topic=r.topic)
+        if decoded is not None:
+            m.gateway, m.rows_total = decoded.gateway, decoded.rows_total
+        m.errors.append({"index": None, "field": "", "code": "ingest_failed",
+                         "reason": _("the message could not be stored (%(e)s)") % {"e": error.replace("\x00", "")}})
+        with transaction.atomic():
+            QuarantinedMessage.objects.bulk_create([ingest.quarantine_record(m, timezone.now())])
+        return ingest.Outcome(rejected=m.rows_total, quarantined=1)
+
     def run(self, until: float | None = None) -> Stats:
-        """Process batches until stopped (or `until`, a monotonic deadline, for tests and benchmarks)."""
+        """Process batches until stopped (or `until`, a monotonic deadline, for tests and benchmarks).
+        Raises SessionTakenOver if another worker connected with this worker's client id."""
         self.start()
         try:
             while not self.stopping.is_set() and (until is None or time.monotonic() < until):
@@ -220,4 +312,6 @@ class IngestWorker:
                     self.process(batch)
         finally:
             self.stop()
+        if self.taken_over:
+            raise SessionTakenOver(self.taken_over)
         return self.stats

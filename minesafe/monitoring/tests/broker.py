@@ -184,6 +184,71 @@ def wait_for_count(count, target: int, timeout: float = 60.0, stall: float = 5.0
     return last
 
 
+class TakeoverBroker:
+    """A minimal MQTT v5 server for one thing Mosquitto 2.0.11 does not do (2.0.15 and later do): it accepts
+    a client, grants its subscription, then disconnects it with reason 0x8E "Session taken over", as a
+    broker does when another client connects with the same client id. Counts the connections it accepts."""
+
+    def __init__(self):
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.server.settimeout(0.1)  # so that `serve` notices `stopping`
+        self.connections, self.stopping = 0, False
+        self.thread = threading.Thread(target=self.serve, name="takeover broker", daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping = True
+        self.thread.join(5)
+        self.server.close()
+
+    @staticmethod
+    def packet(conn: socket.socket) -> tuple[int, bytes]:
+        """(packet type, body) of the next packet from the client."""
+        def read(n: int) -> bytes:
+            data = b""
+            while len(data) < n:
+                chunk = conn.recv(n - len(data))
+                if not chunk:
+                    raise ConnectionError("the client closed the connection")
+                data += chunk
+            return data
+
+        kind = read(1)[0] >> 4
+        length, shift = 0, 0
+        while True:  # variable byte integer
+            byte = read(1)[0]
+            length |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                break
+        return kind, read(length)
+
+    def serve(self) -> None:
+        while not self.stopping:
+            try:
+                conn, _address = self.server.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            with conn:
+                conn.settimeout(10)
+                try:
+                    kind, _body = self.packet(conn)
+                    assert kind == 1, f"expected CONNECT, got packet type {kind}"
+                    conn.sendall(bytes([0x20, 3, 0, 0, 0]))  # CONNACK: no session present, success, no properties
+                    while (packet := self.packet(conn))[0] != 8:  # until SUBSCRIBE
+                        pass
+                    packet_id = packet[1][:2]
+                    conn.sendall(bytes([0x90, 4]) + packet_id + bytes([0, 1]))  # SUBACK: QoS 1 granted
+                    conn.sendall(bytes([0xE0, 2, 0x8E, 0]))  # DISCONNECT: Session taken over
+                except (OSError, ConnectionError):
+                    pass
+
+
 @contextmanager
 def running_broker():
     b = Broker()

@@ -8,6 +8,7 @@ still every acknowledged reading is stored exactly once.
 
 import datetime as dt
 import json
+import logging
 import os
 import signal
 import sqlite3
@@ -74,10 +75,10 @@ def unique(prefix: str) -> str:
 
 
 @contextmanager
-def running_worker(mqtt_broker, client_id: str, group: str, forget: bool = True):
+def running_worker(mqtt_broker, client_id: str, group: str, forget: bool = True, **options):
     """An IngestWorker in a thread, yielded once its subscription is granted; stopped (and its broker
-    session ended unless `forget` is false) afterwards."""
-    worker = IngestWorker("127.0.0.1", mqtt_broker.port, client_id=client_id, group=group)
+    session ended unless `forget` is false) afterwards. `options` go to IngestWorker."""
+    worker = IngestWorker("127.0.0.1", mqtt_broker.port, client_id=client_id, group=group, **options)
     failures = []
 
     def run():
@@ -301,6 +302,81 @@ def test_a_message_that_breaks_validation_is_quarantined_and_the_worker_goes_on(
     assert readings_of(m.co) == [(m.co.pk, dt.datetime.fromtimestamp(now - 5, dt.UTC), 1.5)]
 
 
+POISON = 13.25  # a CO value that makes the commit fail in the test below
+
+
+@transactional
+def test_a_message_whose_commit_fails_is_quarantined_alone_and_the_rest_of_its_batch_is_stored(
+        broker, publisher, monitored, now, monkeypatch, caplog):
+    """Any failure of a batch's commit other than a busy or lost database (a constraint, a value the database
+    refuses, a bug a message triggers) must not stop the worker: unacknowledged, the batch would come back
+    after every restart and stop it again. The batch is committed again one message at a time; the message
+    that fails on its own is quarantined with the error and acknowledged."""
+    m = monitored
+    evaluate = ingest.evaluate
+
+    def failing_evaluate(rows, *args, **kwargs):  # the hot path's rule evaluation, failing on one marked value
+        if any(POISON in r for r in rows):
+            raise KeyError("rule state")
+        return evaluate(rows, *args, **kwargs)
+
+    monkeypatch.setattr(ingest, "evaluate", failing_evaluate)
+    topic, client_id, group = topic_for(m.gateway.mine_id), unique("w"), unique("g")
+    poison = body(m.token, [row(m.o2, now - 29, 20.8), row(m.co, now - 29, POISON)])
+    batch = [(topic, body(m.token, [row(m.co, now - 30, 1.0)])), (topic, poison),
+             (topic, body(m.token, [row(m.co, now - 28, 1.2), row(m.o2, now - 28, 20.9)]))]
+    caplog.set_level(logging.ERROR, logger="minesafe.monitoring.mqtt")
+    # One batch of exactly these three messages: it closes when the third arrives.
+    with running_worker(broker, client_id, group, forget=False, batch_messages=3, max_wait_s=5) as worker:
+        publisher.publish_many(batch)
+        processed(worker, 3)
+        assert worker.stats.batches == 1
+        worker.max_wait_s = 0.05
+        publisher.publish(topic, body(m.token, [row(m.co, now - 10, 1.5)]))  # and the worker goes on
+        processed(worker, 4)
+    assert (worker.stats.messages, worker.stats.stored, worker.stats.quarantined) == (4, 4, 1)
+
+    stamp = dt.datetime.fromtimestamp
+    assert readings_of(m.co, m.o2) == [  # nothing of the failing message, all of the others
+        (m.co.pk, stamp(now - 30, dt.UTC), 1.0), (m.co.pk, stamp(now - 28, dt.UTC), 1.2),
+        (m.co.pk, stamp(now - 10, dt.UTC), 1.5), (m.o2.pk, stamp(now - 28, dt.UTC), 20.9)]
+    assert Sensor.objects.get(pk=m.co.pk).last_value == 1.5
+    quarantined = QuarantinedMessage.objects.get()
+    assert errors_of(quarantined) == [(None, "", "ingest_failed")]
+    with translation.override(settings.LANGUAGE_CODE):
+        assert quarantined.errors[0]["reason"] == _("the message could not be stored (%(e)s)") % {
+            "e": "KeyError: 'rule state'"}
+    assert (quarantined.payload, quarantined.topic, quarantined.channel) == (ingest.redact(poison.decode()), topic,
+                                                                             "mqtt")
+    assert (quarantined.mine_id, quarantined.gateway_id, quarantined.rows_total, quarantined.rows_rejected) == \
+        (m.gateway.mine_id, m.gateway.pk, 2, 2)
+    failures = [r for r in caplog.records if r.exc_info and r.exc_info[0] is KeyError]
+    assert any("quarantined" in r.getMessage() for r in failures), caplog.text
+
+    # Every message was acknowledged: back under the same client id, the broker has nothing to send again.
+    with running_worker(broker, client_id, group) as again:
+        time.sleep(0.5)  # unacknowledged messages are sent again as soon as the session resumes
+    assert again.stats.messages == 0
+    assert QuarantinedMessage.objects.count() == 1
+
+
+@transactional
+def test_a_message_with_a_nul_character_is_quarantined_and_the_worker_goes_on(broker, publisher, monitored, now):
+    """PostgreSQL cannot store a NUL character in text: the message's quarantine record itself fails there,
+    and the message is quarantined again with the NUL replaced."""
+    m = monitored
+    topic = topic_for(m.gateway.mine_id)
+    nul = b'{"token": "%s", "readings": [{"sensor": "\x00"}]}' % m.token.encode()
+    with running_worker(broker, unique("w"), unique("g")) as worker:
+        publisher.publish(topic, nul)
+        publisher.publish(topic, body(m.token, [row(m.co, now - 5, 1.5)]))
+        processed(worker, 2)
+    quarantined = QuarantinedMessage.objects.get()
+    assert quarantined.payload.replace("\ufffd", "\x00") == ingest.redact(nul.decode())
+    assert errors_of(quarantined)[0][2] in {"invalid", "ingest_failed"}
+    assert readings_of(m.co) == [(m.co.pk, dt.datetime.fromtimestamp(now - 5, dt.UTC), 1.5)]
+
+
 @pytest.mark.skipif(not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"),
                     reason="cuts the worker's connection to the PostgreSQL server")
 @transactional
@@ -344,6 +420,70 @@ def test_forget_session_ends_the_workers_session_at_the_broker(broker, monitored
     IngestWorker("127.0.0.1", broker.port, client_id=client_id).forget_session()
     assert not session_present(broker.port, client_id)
     IngestWorker("127.0.0.1", broker.port, client_id=client_id).forget_session()
+
+
+def start_ingest(port: int, client_id: str, group: str, log: Path, var_dir: Path) -> subprocess.Popen:
+    """`minesafe ingest` in a subprocess (it touches no database until a message arrives)."""
+    env = {**os.environ, "MINESAFE_VAR_DIR": str(var_dir), "PYTHONUNBUFFERED": "1"}
+    with log.open("wb") as out:
+        return subprocess.Popen([minesafe_command(), "ingest", "--port", str(port), "--client-id", client_id,
+                                 "--group", group], env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+
+
+def test_a_second_ingest_with_the_same_client_id_on_one_host_refuses_to_start(broker, tmp_path):
+    """Two `minesafe ingest` on one host with the default client id would take the session from each other
+    and reconnect in a loop, each time re-sending the unacknowledged batches (the broker here, Mosquitto
+    2.0.11, does not tell the first one why it lost its connection). The second one exits non-zero and says
+    why; the first keeps its connection."""
+    client_id, group = unique("w"), unique("g")
+    first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
+    first = start_ingest(broker.port, client_id, group, first_log, tmp_path)
+    try:
+        wait_until(lambda: "subscribed to" in text_of(first_log) or first.poll() is not None, 30,
+                   message="the first worker to subscribe")
+        assert first.poll() is None, text_of(first_log)
+        second = start_ingest(broker.port, client_id, group, second_log, tmp_path)
+        other = start_ingest(broker.port, unique("w"), group, tmp_path / "other.log", tmp_path)  # another id is fine
+        assert second.wait(30) == 1, text_of(second_log)
+        assert f"CommandError: another `minesafe ingest` on this host already uses client id '{client_id}' with " \
+               f"the broker 127.0.0.1:{broker.port}. Give each worker its own stable --client-id." \
+               in text_of(second_log)
+        assert "connected to" not in text_of(second_log)  # it never reached the broker
+        wait_until(lambda: "subscribed to" in text_of(tmp_path / "other.log") or other.poll() is not None, 30,
+                   message="a worker with another client id to subscribe")
+        other.send_signal(signal.SIGTERM)
+        assert other.wait(30) == 0, text_of(tmp_path / "other.log")
+        assert first.poll() is None and "disconnected" not in text_of(first_log), text_of(first_log)
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(30) == 0, text_of(first_log)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+        IngestWorker("127.0.0.1", broker.port, client_id=client_id).forget_session()
+
+
+def test_a_worker_told_its_session_was_taken_over_exits_instead_of_reconnecting(tmp_path):
+    """A broker that says why it closes the connection (MQTT v5 "Session taken over", 0x8E: Mosquitto from
+    2.0.15 on, EMQX, HiveMQ) stops the worker: reconnecting would take the session back from the other worker.
+    The Mosquitto installed here (2.0.11) only closes the connection, so a minimal MQTT v5 server plays
+    the broker that sends the reason."""
+    client_id, log = unique("w"), tmp_path / "ingest.log"
+    with mosquitto.TakeoverBroker() as server:
+        worker = start_ingest(server.port, client_id, "g", log, tmp_path)
+        try:
+            assert worker.wait(30) == 1, text_of(log)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+        output = text_of(log)
+        assert f"CommandError: another worker connected to 127.0.0.1:{server.port} with this worker's client id " \
+               f"'{client_id}' and took over its session; this worker stopped. Give each worker its own stable " \
+               f"--client-id." in output
+        assert "subscribed to" in output and "reconnecting" not in output and "stopped: 0 messages" in output
+        assert server.connections == 1  # it did not come back
 
 
 # The acceptance test: kill the real `minesafe ingest`, restart the broker, lose and duplicate nothing -------
