@@ -28,8 +28,13 @@ class RequestIdMiddleware:
         return response
 
 
+POLL_HEADER = "X-MineSafe-Poll"
+
+
 class IdleTimeoutMiddleware:
-    """Logs a person out after SESSION_IDLE_TIMEOUT_S without a request."""
+    """Logs a person out after SESSION_IDLE_TIMEOUT_S without a request of theirs. A page's own automatic
+    refresh (sent with the X-MineSafe-Poll header, as the alarm board's) is checked like any request but
+    does not count as activity: an open board must not keep an unattended session alive."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -44,7 +49,8 @@ class IdleTimeoutMiddleware:
                     return self.get_response(request)
                 query = urlencode({"next": request.get_full_path(), "timeout": 1})
                 return redirect(f"{resolve_url(settings.LOGIN_URL)}?{query}")
-            request.session["last_seen"] = now
+            if last_seen is None or not request.headers.get(POLL_HEADER):
+                request.session["last_seen"] = now
         return self.get_response(request)
 
 

@@ -8,28 +8,29 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from minesafe.core.filters import IdFilter
-from minesafe.registry.filters import county_choices
 from minesafe.registry.forms import DateInput
 
 from . import services
-from .models import Alarm, Gateway, Level, Rule, Sensor
+from .filters import AlarmFilterSet
+from .models import Gateway, Level, Rule, Sensor
 
 ALARM_LEVEL_CHOICES = [(int(lvl), lvl.label) for lvl in Level if lvl != Level.NONE]
 
 
 # Filters ---------------------------------------------------------------------------------------------
-class BoardFilterSet(django_filters.FilterSet):
-    """The alarm board's filters (open alarms only); ids for objects, as in every filter set."""
+class BoardFilterSet(AlarmFilterSet):
+    """The alarm board's filters (open alarms only): the API's filter set, of which a page offers the
+    filters Meta.fields names, in that order. The level is a choice with an empty "any" option here, as a
+    page's select needs (the API's typed choice has none)."""
 
-    county = django_filters.ChoiceFilter(field_name="mine__county__code", choices=county_choices, label=_("County"))
-    mine = IdFilter(field_name="mine_id", label=_("Mine"))
     level = django_filters.ChoiceFilter(choices=ALARM_LEVEL_CHOICES, label=_("Level"))
-    status = django_filters.ChoiceFilter(choices=Alarm.Status.choices, label=_("Handling"))
 
-    class Meta:
-        model = Alarm
+    class Meta(AlarmFilterSet.Meta):
         fields = ["county", "mine", "level", "status"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.filters = {name: self.filters[name] for name in self._meta.fields}
 
 
 def _local_midnight(day: dt.date) -> dt.datetime:
@@ -37,16 +38,16 @@ def _local_midnight(day: dt.date) -> dt.datetime:
 
 
 class AlarmListFilterSet(BoardFilterSet):
-    """The alarm list and its exports: the board's filters, closed alarms too, and a date range."""
+    """The alarm list and its exports: the board's filters, closed alarms too, and a range of whole local
+    days (the API takes instants instead: opened_after / opened_before)."""
 
     state = django_filters.ChoiceFilter(method="filter_state", label=_("Open or closed"), empty_label=_("all"),
                                         choices=[("open", _("open")), ("closed", _("closed"))])
     opened_from = django_filters.DateFilter(method="filter_from", label=_("Opened from"), widget=DateInput())
     opened_to = django_filters.DateFilter(method="filter_to", label=_("Opened until"), widget=DateInput())
 
-    class Meta:
-        model = Alarm
-        fields = ["county", "mine", "level", "status", "state", "opened_from", "opened_to"]
+    class Meta(BoardFilterSet.Meta):
+        fields = [*BoardFilterSet.Meta.fields, "state", "opened_from", "opened_to"]
 
     def filter_state(self, queryset, name, value):
         if value == "open":

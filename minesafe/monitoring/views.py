@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -35,6 +36,16 @@ from .models import Alarm, Gateway, Level, QuarantinedMessage, Rule, Sensor
 
 BOARD_LIMIT = 300
 POLL_SECONDS = 5
+MAX_ID = 2**63 - 1  # a bigint primary key
+
+
+def posted_id(request, name: str) -> int:
+    """The id of an object a form post names: anything but a whole number in a primary key's range is
+    "no such object" (404), as an unknown id is, never a server error."""
+    value = request.POST.get(name, "")
+    if not (value.isascii() and value.isdigit()) or not 0 < int(value) <= MAX_ID:
+        raise Http404
+    return int(value)
 
 
 def perform(request, form, action, success: str):
@@ -163,7 +174,7 @@ def mine_index(request):
 
 
 def _gateway(mine: Mine, request) -> Gateway:
-    return get_object_or_404(Gateway, pk=request.POST.get("gateway") or 0, mine=mine)
+    return get_object_or_404(Gateway, pk=posted_id(request, "gateway"), mine=mine)
 
 
 @login_required
@@ -243,7 +254,7 @@ def sensor_detail(request, pk: int):
             raise PermissionDenied
         action = request.POST.get("action")
         if action == "rule-update":
-            rule = get_object_or_404(Rule, pk=request.POST.get("rule") or 0, sensor=sensor)
+            rule = get_object_or_404(Rule, pk=posted_id(request, "rule"), sensor=sensor)
             form = RuleForm(request.POST, instance=Rule.objects.get(pk=rule.pk), prefix=f"rule-{rule.pk}")
             rule_forms[rule.pk] = form
             if perform(request, form, lambda d: services.update_rule(user, rule, form.changes()),

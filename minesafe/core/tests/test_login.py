@@ -224,3 +224,57 @@ def test_idle_timeout_follows_the_setting(client, ent_a, settings):
     set_last_seen(client, 61)
     client.get("/admin/")
     assert "_auth_user_id" not in client.session
+
+
+# A page's automatic refresh (the alarm board's poll) is no activity --------------------------------------
+BOARD_POLL = "/monitoring/live/"
+
+
+def poll(client):
+    return client.get(BOARD_POLL, HTTP_X_MINESAFE_POLL="1")
+
+
+def idle_seconds(client) -> float:
+    return time.time() - client.session["last_seen"]
+
+
+def test_the_boards_poll_does_not_restart_the_idle_clock(client, ent_a):
+    client.force_login(ent_a)
+    set_last_seen(client, 1000)
+    for _ in range(3):
+        assert poll(client).status_code == 200
+    assert idle_seconds(client) >= 1000
+    assert client.session.get("_auth_user_id") == str(ent_a.pk)
+
+
+def test_a_poll_after_the_idle_timeout_logs_out_and_points_to_the_login_page(client, ent_a):
+    client.force_login(ent_a)
+    set_last_seen(client, 1700)
+    assert poll(client).status_code == 200  # still in time, and the poll does not extend it ...
+    set_last_seen(client, 1801)  # ... so without a person's request the session times out during polling
+    response = poll(client)
+    assert response.status_code == 302
+    path, _, query = response.url.partition("?")
+    assert path == LOGIN_URL
+    assert parse_qs(query) == {"next": [BOARD_POLL], "timeout": ["1"]}
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_persons_request_between_polls_still_restarts_the_idle_clock(client, ent_a):
+    client.force_login(ent_a)
+    set_last_seen(client, 1000)
+    poll(client)
+    assert idle_seconds(client) >= 1000
+    assert client.get("/monitoring/").status_code == 200  # the board page itself, opened by the person
+    assert idle_seconds(client) < 60
+    client.get(BOARD_POLL)  # the same address without the header is a person's request
+    set_last_seen(client, 1000)
+    client.get(BOARD_POLL)
+    assert idle_seconds(client) < 60
+
+
+def test_a_poll_as_the_sessions_first_request_starts_the_idle_clock(client, ent_a):
+    client.force_login(ent_a)
+    assert "last_seen" not in client.session
+    poll(client)
+    assert idle_seconds(client) < 60  # otherwise a session that only ever polls would never time out

@@ -105,6 +105,18 @@ def test_board_filter_by_mine_id_narrows_to_that_mine(client, personas, alarms):
     assert f'data-alarm="{alarms["red_b"].pk}"' in html and f'data-alarm="{alarms["red_a"].pk}"' not in html
 
 
+def test_the_pages_offer_their_filters_in_order_with_an_any_level_choice(client, personas, alarms):
+    client = logged_in(client, personas.city)
+    board = client.get("/monitoring/").context["filter"].form
+    history = client.get("/monitoring/alarms/").context["filter"].form
+    assert list(board.fields) == ["county", "mine", "level", "status"]
+    assert list(history.fields) == ["county", "mine", "level", "status", "state", "opened_from", "opened_to"]
+    for form in (board, history):
+        assert '<option value="" selected>' in str(form["level"])  # an untouched form filters on no level
+    html = html_of(client.get("/monitoring/?county=&mine=&level=&status="))  # the untouched form, submitted
+    assert all(f'data-alarm="{a.pk}"' in html for a in alarms.values())
+
+
 def test_board_highlights_a_missed_acknowledgement_deadline(client, monitored, personas):
     late = raise_level(monitored.co, 4, at=timezone.now() - dt.timedelta(hours=1))  # red: 5 minutes to 叫应
     fresh = raise_level(monitored.co_b, 4)
@@ -294,6 +306,23 @@ def test_a_deactivated_gateway_is_refused_and_can_be_activated_again(client, per
     assert Gateway.objects.get(pk=monitored.gateway_b.pk).active
 
 
+@pytest.mark.parametrize("gateway", ["abc", "1x", "", " ", "-1", "0", "1.0", "²", "99999999999999999999", None])
+@pytest.mark.parametrize("action", ["gateway-rotate", "gateway-deactivate", "gateway-activate"])
+def test_a_malformed_or_missing_gateway_id_is_not_found(client, personas, monitored, action, gateway):
+    data = {"action": action} if gateway is None else {"action": action, "gateway": gateway}
+    audited = AuditEvent.objects.count()
+    response = logged_in(client, personas.ent_a).post(f"/monitoring/mines/{personas.mine_a.pk}/", data)
+    assert response.status_code == 404
+    assert Gateway.objects.get(pk=monitored.gateway.pk).active and AuditEvent.objects.count() == audited
+
+
+def test_an_unknown_gateway_id_is_not_found(client, personas, monitored):
+    unknown = Gateway.objects.order_by("-pk").first().pk + 1000
+    response = logged_in(client, personas.ent_a).post(f"/monitoring/mines/{personas.mine_a.pk}/",
+                                                      {"action": "gateway-rotate", "gateway": unknown})
+    assert response.status_code == 404
+
+
 def test_sensors_are_created_measured_and_derived_through_the_page(client, personas, monitored):
     client = logged_in(client, personas.ent_a)
     url = f"/monitoring/mines/{personas.pond_a.pk}/"
@@ -427,6 +456,46 @@ def test_a_rule_is_added_to_a_sensor(client, personas, monitored):
                                  "new-rule-red": "1", "new-rule-active": "on"})
     assert "window_s" in response.context["create_form"].errors  # a rate rule needs a window
     assert not monitored.water.rules.filter(kind="rate").exists()
+
+
+@pytest.mark.parametrize("rule_id", ["1x", "abc", "", "-3", "0", "1e3", "99999999999999999999", None])
+def test_a_malformed_or_missing_rule_id_is_not_found(client, personas, monitored, rule_id):
+    rule = monitored.co.rules.get(kind="threshold")
+    p = f"rule-{rule.pk}-"
+    data = {"action": "rule-update", p + "direction": "upper", p + "red": "99", p + "hysteresis": "0",
+            p + "min_duration_s": "0"}
+    if rule_id is not None:
+        data["rule"] = rule_id
+    response = logged_in(client, personas.ent_a).post(f"/monitoring/sensors/{monitored.co.pk}/", data)
+    assert response.status_code == 404
+    assert Rule.objects.get(pk=rule.pk).red == 24
+
+
+def test_an_unknown_rule_id_is_not_found(client, personas, monitored):
+    unknown = Rule.objects.order_by("-pk").first().pk + 1000
+    response = logged_in(client, personas.ent_a).post(f"/monitoring/sensors/{monitored.co.pk}/",
+                                                      {"action": "rule-update", "rule": unknown})
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("url", [
+    "/monitoring/?mine=abc&level=x&status=nope&county=zz",
+    "/monitoring/live/?mine=1x&level=99",
+    "/monitoring/?mine=99999999999999999999",
+    "/monitoring/alarms/?mine=abc&opened_from=2024-13-45&opened_to=x&state=maybe&page=x",
+    "/monitoring/alarms/export.csv?mine=-1&opened_from=yesterday",
+    "/monitoring/alarms/export.xlsx?mine=1.5.5",
+    "/monitoring/mines/?page=abc",
+    "/monitoring/quarantine/?page=-1",
+])
+def test_malformed_filters_and_pages_are_ignored_not_a_server_error(client, personas, alarms, url):
+    response = logged_in(client, personas.city).get(url)
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("path", ["alarms", "mines", "sensors"])
+def test_an_id_beyond_the_primary_key_range_in_the_address_is_not_found(client, personas, path):
+    assert logged_in(client, personas.city).get(f"/monitoring/{path}/99999999999999999999/").status_code == 404
 
 
 def test_rules_cannot_be_changed_by_readers_or_through_another_sensor(client, personas, monitored):

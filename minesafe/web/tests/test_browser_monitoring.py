@@ -4,12 +4,13 @@ and the duty person acknowledges it (叫应) from the alarm page."""
 
 import json
 import time
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 from django.conf import settings
 
 from conftest import PASSWORD
-from minesafe.monitoring import ingest
+from minesafe.monitoring import ingest, views
 from minesafe.monitoring.models import Alarm
 from minesafe.monitoring.tests import conftest as monitoring_fixtures
 
@@ -64,3 +65,21 @@ def test_a_new_alarm_appears_on_the_board_without_reload_and_is_acknowledged(liv
     assert alarm.status == Alarm.Status.ACKNOWLEDGED and alarm.acknowledged_by == personas.ent_a
     assert page.locator("#acknowledge-form").count() == 0 and page.locator("#respond-form").count() == 1
     assert "值班员已收到" in page.locator("#alarm-events").inner_text()
+
+
+def test_an_unattended_board_times_out_and_shows_the_login_page(live_server, personas, monitored, browser_page,
+                                                               settings, monkeypatch):
+    settings.SESSION_IDLE_TIMEOUT_S = 3
+    monkeypatch.setattr(views, "POLL_SECONDS", 1)
+    page = browser_page
+    log_in(page, live_server.url, personas.ent_a)
+    page.goto(f"{live_server.url}/monitoring/?level=4")
+    assert page.locator("#board-live").count() == 1
+    page.wait_for_url("**/accounts/login/**", timeout=15000)  # the polls alone did not keep the session
+    query = parse_qs(urlparse(page.url).query)
+    assert query == {"next": ["/monitoring/?level=4"], "timeout": ["1"]}
+    assert page.locator("ul.messages li").count() == 1  # why: logged out after 30 minutes without activity
+    page.fill("#id_username", personas.ent_a.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit].primary")
+    page.wait_for_url("**/monitoring/?level=4")
