@@ -25,3 +25,15 @@ def browser_page():
         yield page
         browser.close()
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+def log_in(page, base_url, user):
+    """Sign a persona in through the login page (every persona has the test password)."""
+    from conftest import PASSWORD
+
+    page.context.clear_cookies()
+    page.goto(f"{base_url}/accounts/login/")
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit].primary")
+    page.wait_for_load_state()

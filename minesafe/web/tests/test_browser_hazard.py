@@ -6,22 +6,12 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from conftest import PASSWORD
 from minesafe.hazards.models import Hazard, HazardItem
 
-from .conftest import ARTIFACTS
+from .conftest import ARTIFACTS, log_in
 
 pytestmark = pytest.mark.browser
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 200
-
-
-def log_in(page, base_url, user):
-    page.context.clear_cookies()
-    page.goto(f"{base_url}/accounts/login/")
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit].primary")
-    page.wait_for_load_state()
 
 
 def step(page, status, reason):

@@ -14,22 +14,11 @@ from minesafe.monitoring import ingest, views
 from minesafe.monitoring.models import Alarm
 from minesafe.monitoring.tests import conftest as monitoring_fixtures
 
-from .conftest import ARTIFACTS
+from .conftest import ARTIFACTS, log_in
 
-# Every app is available (so nothing changes) but the flush that ends the test cascades: the hand-made
-# readings table is unknown to Django's flush and references the sensors (PostgreSQL refuses a plain
-# TRUNCATE of a referenced table; SQLite would refuse to delete sensors with readings).
+# The flush that ends each test cascades over every app's tables (the readings too).
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, available_apps=settings.INSTALLED_APPS)]
 monitored = monitoring_fixtures.monitored  # the monitoring tests' fixture, shared here
-
-
-def log_in(page, base_url, user):
-    page.context.clear_cookies()
-    page.goto(f"{base_url}/accounts/login/")
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit].primary")
-    page.wait_for_load_state()
 
 
 def test_a_new_alarm_appears_on_the_board_without_reload_and_is_acknowledged(live_server, personas, monitored,
