@@ -373,30 +373,33 @@ def _save_states(live: list[tuple], heard_late: list[int], states: list[tuple], 
 
 
 def new_late_readings(rows, states: dict) -> dict[int, list[tuple[float, float]]]:
-    """Per sensor, the readings older than its newest one that are not stored yet (a gateway's backlog,
-    or messages committed out of order by two workers); re-sent duplicates are left out. Call before
-    `write_readings`. Late rows are rare, so this asks the database only when there are some."""
-    late: dict[int, list] = defaultdict(list)
-    for spec, t, value, stamp in rows:
-        if t <= states[spec.id][3]:
-            late[spec.id].append((t, value, stamp))
+    """Per sensor, the readings older than its newest one that are not stored yet (a gateway's backlog
+    after an outage, or messages committed out of order by two workers); re-sent duplicates are left
+    out. Call before `write_readings`. One lookup for the whole batch, and none without late rows."""
+    late = [(spec.id, t, value, stamp) for spec, t, value, stamp in rows if t <= states[spec.id][3]]
     if not late:
         return {}
-    postgres = connection.vendor == "postgresql"
-    result = {}
-    with connection.cursor() as cursor:
-        for sid, found in late.items():
-            keys = [stamp if postgres else str(stamp.replace(tzinfo=None)) for _t, _v, stamp in found]
-            if postgres:
-                cursor.execute("SELECT ts FROM monitoring_reading WHERE sensor_id = %s AND ts = ANY(%s)", [sid, keys])
-            else:
-                cursor.execute(f"SELECT ts FROM monitoring_reading WHERE sensor_id = %s "
-                               f"AND ts IN ({','.join(['%s'] * len(keys))})", [sid, *keys])
-            stored = {row[0] if postgres else str(row[0]) for row in cursor.fetchall()}  # SQLite: naive datetimes
-            new = sorted({(t, v) for (t, v, _s), key in zip(found, keys, strict=True) if key not in stored})
-            if new:
-                result[sid] = new
-    return result
+    if connection.vendor == "postgresql":
+        with _pg_cursor() as cursor:
+            cursor.execute("SELECT r.sensor_id, r.ts FROM monitoring_reading r JOIN unnest(%s::bigint[], "
+                           "%s::timestamptz[]) AS v(sensor_id, ts) ON r.sensor_id = v.sensor_id AND r.ts = v.ts",
+                           [[r[0] for r in late], [r[3] for r in late]], binary=True)
+            stored = {(sid, ts.timestamp()) for sid, ts in cursor.fetchall()}
+    else:
+        stored = set()
+        with connection.cursor() as cursor:
+            for i in range(0, len(late), 2000):  # SQLite's limit on bound parameters
+                chunk = late[i:i + 2000]
+                pairs = ",".join(["(%s, %s)"] * len(chunk))
+                cursor.execute(f"SELECT r.sensor_id, r.ts FROM monitoring_reading r JOIN (VALUES {pairs}) AS v "
+                               "ON r.sensor_id = v.column1 AND r.ts = v.column2",
+                               [x for r in chunk for x in (r[0], str(r[3].replace(tzinfo=None)))])
+                stored |= {(sid, ts.replace(tzinfo=dt.UTC).timestamp()) for sid, ts in cursor.fetchall()}
+    result: dict[int, set] = defaultdict(set)
+    for sid, t, value, stamp in late:
+        if (sid, stamp.timestamp()) not in stored:
+            result[sid].add((t, value))
+    return {sid: sorted(found) for sid, found in result.items()}
 
 
 def evaluate(rows, states: dict, late: dict, received: dt.datetime) -> Evaluation:
