@@ -5,6 +5,7 @@ rejected rows listed); 400 when nothing in the batch could be stored; 401 for a 
 an oversized body or batch. Nothing is partly written: the valid rows commit together or not at all.
 """
 
+from django.db import OperationalError
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
@@ -69,7 +70,11 @@ class TelemetryView(APIView):
                 code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
             return Response({"detail": message.errors[0]["reason"], "field": message.errors[0]["field"],
                              "errors": message.errors}, status=code)
-        outcome = ingest.commit([message], quarantine=False)
+        try:
+            outcome = ingest.commit([message], quarantine=False)
+        except OperationalError:  # database busy or away: nothing was stored, the gateway should send again
+            return Response({"detail": _("storage is busy; nothing was stored, send the batch again"),
+                             "code": "retry"}, status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "5"})
         body = {"accepted": outcome.accepted, "stored": outcome.stored, "duplicates": outcome.duplicates,
                 "rejected": message.parsed.errors}
         if message.parsed.errors and not message.parsed.rows:

@@ -372,3 +372,15 @@ def test_a_gateway_writes_only_the_sensors_connected_through_it(client, monitore
     assert response.status_code == 400
     assert response.json()["rejected"][0]["field"] == "sensor"
     assert not Reading.objects.filter(sensor_id=m.co.pk).exists()
+
+
+def test_a_busy_database_answers_503_so_the_gateway_sends_again(client, monitored, monkeypatch):
+    from django.db import OperationalError
+
+    def busy(*args, **kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(ingest, "write_readings", busy)
+    response = post(client, monitored.token, {"readings": [row("CO-01", 1.0, 30)]})
+    assert response.status_code == 503 and response["Retry-After"] == "5"
+    assert not Reading.objects.exists()
