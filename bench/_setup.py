@@ -44,3 +44,28 @@ def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
     return ordered[index]
+
+
+def figures_per_database(script: str, args: list[str], database: str, sqlite_only: bool = False,
+                         postgres_name: str = "postgresql") -> dict[str, dict]:
+    """Run `script --worker <name> args…` in a fresh process on SQLite, then on a fresh PostgreSQL
+    database `database` (when reachable), each reading BENCH_DATABASE_URL. Returns each run's figures
+    (the JSON object its worker prints last) by database name."""
+    import json
+    import subprocess
+
+    runs = [("sqlite", None)]
+    if not sqlite_only:
+        url = fresh_postgres_url(database, DEFAULT_PG)
+        if url:
+            runs.append((postgres_name, url))
+        else:
+            print("PostgreSQL not reachable: SQLite only", file=sys.stderr)
+    figures = {}
+    for name, url in runs:
+        env = {**os.environ, "BENCH_DATABASE_URL": url or ""}
+        out = subprocess.run([sys.executable, script, "--worker", name, *args], env=env, check=True,
+                             stdout=subprocess.PIPE, text=True)
+        figures[name] = json.loads(out.stdout.strip().splitlines()[-1])
+        print(name, figures[name], file=sys.stderr)
+    return figures

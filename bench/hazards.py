@@ -13,12 +13,10 @@ import datetime as dt
 import json
 import os
 import random
-import subprocess
-import sys
 import time
 from decimal import Decimal
 
-from _setup import DEFAULT_PG, django_on, fresh_postgres_url, percentile
+from _setup import django_on, figures_per_database, percentile
 
 
 def seed(total: int) -> int:
@@ -123,18 +121,10 @@ def main() -> None:
         print(json.dumps(worker(args.hazards, args.requests, os.environ.get("BENCH_DATABASE_URL") or None)))
         return
     result = {"benchmark": "hazards"}
-    runs = [("sqlite", None)]
-    if not args.sqlite_only:
-        pg_url = fresh_postgres_url("minesafe_bench_hazards", DEFAULT_PG)
-        if pg_url:
-            runs.append(("postgresql", pg_url))
-        else:
-            print("PostgreSQL not reachable: SQLite only", file=sys.stderr)
-    for name, url in runs:
-        env = {**os.environ, "BENCH_DATABASE_URL": url or ""}
-        out = subprocess.run([sys.executable, __file__, "--worker", name, "--hazards", str(args.hazards),
-                              "--requests", str(args.requests)], env=env, check=True, capture_output=True, text=True)
-        result.update({f"{name}_{k}": v for k, v in json.loads(out.stdout.strip().splitlines()[-1]).items()})
+    per_database = figures_per_database(__file__, ["--hazards", str(args.hazards), "--requests", str(args.requests)],
+                                        "minesafe_bench_hazards", args.sqlite_only)
+    for name, figures in per_database.items():
+        result.update({f"{name}_{k}": v for k, v in figures.items()})
     print(json.dumps(result))
 
 

@@ -31,7 +31,7 @@ import threading
 import time
 from pathlib import Path
 
-from _setup import DEFAULT_PG, ROOT, django_on, fresh_postgres_url, percentile
+from _setup import ROOT, django_on, figures_per_database, percentile
 
 MINES, SENSORS_PER_MINE, TRIGGERS_PER_MINE, ROWS_PER_MESSAGE = 10, 100, 20, 100
 
@@ -318,19 +318,9 @@ def main() -> None:
         print(json.dumps(worker_run(args.messages, os.environ.get("BENCH_DATABASE_URL") or None)))
         return
     result = {"benchmark": "ingest", "rows_per_message": ROWS_PER_MESSAGE, "messages": args.messages}
-    runs = [("sqlite", None)]
-    if not args.sqlite_only:
-        pg_url = fresh_postgres_url("minesafe_bench_ingest", DEFAULT_PG)
-        if pg_url:
-            runs.append(("postgres", pg_url))
-        else:
-            print("PostgreSQL not reachable: SQLite only", file=sys.stderr)
-    for name, url in runs:
-        env = {**os.environ, "BENCH_DATABASE_URL": url or ""}
-        out = subprocess.run([sys.executable, __file__, "--worker", name, "--messages", str(args.messages)],
-                             env=env, check=True, stdout=subprocess.PIPE, text=True)
-        figures = json.loads(out.stdout.strip().splitlines()[-1])
-        print(name, figures, file=sys.stderr)
+    per_database = figures_per_database(__file__, ["--messages", str(args.messages)], "minesafe_bench_ingest",
+                                        args.sqlite_only, postgres_name="postgres")
+    for name, figures in per_database.items():
         result.update({f"{key}_{name}": value for key, value in figures.items()})
     # The headline figures the issue names: the worse latency of the two databases, HTTP on the embedded default.
     latencies = [v for k, v in result.items() if k.startswith("alarm_latency_p99_ms_")]

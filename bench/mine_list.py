@@ -11,11 +11,9 @@ Last line: one JSON object with the figures of both databases.
 import argparse
 import json
 import os
-import subprocess
-import sys
 import time
 
-from _setup import DEFAULT_PG, django_on, fresh_postgres_url, percentile
+from _setup import django_on, figures_per_database, percentile
 
 PAGES = {
     "all": "/mines/",
@@ -70,18 +68,9 @@ def main() -> None:
         return
 
     result = {"benchmark": "mine_list"}
-    runs = [("sqlite", None)]
-    if not args.sqlite_only:
-        pg_url = fresh_postgres_url("minesafe_bench_list", DEFAULT_PG)
-        if pg_url is None:
-            print("PostgreSQL not reachable: SQLite only", file=sys.stderr)
-        else:
-            runs.append(("postgresql", pg_url))
-    for name, url in runs:
-        env = {**os.environ, "BENCH_DATABASE_URL": url or ""}
-        out = subprocess.run([sys.executable, __file__, "--worker", name, "--mines", str(args.mines),
-                              "--requests", str(args.requests)], env=env, check=True, capture_output=True, text=True)
-        figures = json.loads(out.stdout.strip().splitlines()[-1])
+    per_database = figures_per_database(__file__, ["--mines", str(args.mines), "--requests", str(args.requests)],
+                                        "minesafe_bench_list", args.sqlite_only)
+    for name, figures in per_database.items():
         result.update({f"{name}_{k}": v for k, v in figures.items()})
     if "postgresql_city_all_median_ms" in result:
         result["postgresql_to_sqlite_all_median_ratio"] = round(
