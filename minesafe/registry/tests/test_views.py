@@ -121,6 +121,14 @@ def test_detail_shows_the_status_history_and_audit_trail(personas):
                                                                 object_id=str(mine.pk)).count() == 3
 
 
+def test_detail_links_to_the_mines_hazards_and_monitoring(personas):
+    mine = personas.mine_a
+    html = browser(personas.ent_a).get(f"/mines/{mine.pk}/").content.decode()
+    assert f'href="/hazards/?mine={mine.pk}"' in html and f'href="/monitoring/mines/{mine.pk}/"' in html
+    hazards = browser(personas.ent_a).get(f"/hazards/?mine={mine.pk}")
+    assert hazards.status_code == 200
+
+
 def test_detail_of_a_mine_outside_scope_is_404(personas):
     assert browser(personas.county_b).get(f"/mines/{personas.mine_a.pk}/").status_code == 404
     assert browser(personas.ent_b).get(f"/mines/{personas.mine_a.pk}/edit/").status_code == 404
