@@ -4,6 +4,7 @@ from rest_framework.routers import DefaultRouter
 
 from minesafe.hazards import api as hazards_api
 from minesafe.monitoring import api as monitoring_api
+from minesafe.monitoring.forecast_api import ForecastView
 from minesafe.monitoring.telemetry_api import TelemetryView
 from minesafe.registry import api as registry_api
 
@@ -31,6 +32,7 @@ router.register("public/leaders", registry_api.PublicLeaderViewSet, basename="pu
 
 urlpatterns = [
     path("telemetry", TelemetryView.as_view(), name="telemetry"),
+    path("forecast", ForecastView.as_view(), name="forecast"),
     path("online-rate/", monitoring_api.OnlineRateView.as_view(), name="online-rate"),
     path("", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -27,6 +27,7 @@ The velocity-threshold check (short-smoothed velocity ≥ `velocity_alarm_mm_per
 the forecast. Nothing here imports Django.
 """
 
+import datetime as dt
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -275,6 +276,20 @@ def announcements(states: Iterable[ReadingState], tolerance_s: float = 3600.0,
         elif isinstance(state.event, Forecast) and changed_meaningfully(last, state.event, tolerance_s, relative):
             last = state.event
             yield state.event
+
+
+def iso(seconds: float) -> str:
+    """Epoch seconds as ISO 8601 UTC (whole seconds, with Z)."""
+    return dt.datetime.fromtimestamp(round(seconds), tz=dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def as_json(event: Forecast | Withdrawal) -> dict:
+    """One announcement as published (CLI lines and the API): times in ISO 8601 UTC."""
+    if isinstance(event, Withdrawal):
+        return {"withdrawn_at": iso(event.withdrawn_at), "reason": event.reason}
+    return {"issued_at": iso(event.issued_at), "failure_at": iso(event.failure_at), "band_from": iso(event.band_from),
+            "band_to": iso(event.band_to), "fit_quality": event.fit_quality,
+            "velocity_mm_per_day": round(event.velocity_mm_per_day, 3)}
 
 
 def standing_at(states: Sequence[ReadingState], moment: float) -> Forecast | None:

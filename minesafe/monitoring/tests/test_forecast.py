@@ -254,3 +254,43 @@ def test_command_refuses_bad_csv_naming_the_line(tmp_path, content, message):
 def test_command_refuses_a_missing_file(tmp_path):
     with pytest.raises(CommandError, match="cannot read"):
         call_command("forecast", str(tmp_path / "nope.csv"))
+
+
+# POST /api/v1/forecast ---------------------------------------------------------------------------------------
+def posted(series):
+    return {"series": [{"time": fc.iso(t), "displacement_mm": round(x, 4)} for t, x in series]}
+
+
+@pytest.mark.django_db
+def test_the_api_replays_a_posted_series_like_the_cli(personas, client):
+    client.force_login(personas.county_a)
+    series = accelerating(seed=2)
+    response = client.post("/api/v1/forecast", posted(series), content_type="application/json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["readings"] == len(series)
+    forecasts = [e for e in body["events"] if "failure_at" in e]
+    assert forecasts and {"issued_at", "failure_at", "band_from", "band_to", "fit_quality"} <= set(forecasts[0])
+    last = dt.datetime.fromisoformat(forecasts[-1]["failure_at"].replace("Z", "+00:00")).timestamp()
+    assert abs(last - TF) < 12 * H
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("body", "field", "index"), [
+    ({"series": "x"}, "series", None),
+    ({"series": [{"time": "yesterday", "displacement_mm": 1}]}, "time", 0),
+    ({"series": [{"time": "2026-11-01T00:00:00Z", "displacement_mm": "1"}]}, "displacement_mm", 0),
+    ({"series": [{"time": f"2026-11-01T0{i}:00:00Z", "displacement_mm": i} for i in range(3)]}, "series", None),
+])
+def test_the_api_refuses_bad_series_with_the_field_and_reading(personas, client, body, field, index):
+    client.force_login(personas.county_a)
+    response = client.post("/api/v1/forecast", body, content_type="application/json")
+    assert response.status_code == 400
+    assert (response.json()["field"], response.json()["index"]) == (field, index)
+
+
+@pytest.mark.django_db
+def test_the_api_needs_a_signed_in_user(personas, client):
+    assert client.post("/api/v1/forecast", posted(accelerating()), content_type="application/json").status_code == 403
+    client.force_login(personas.ent_b)
+    assert client.get("/api/v1/forecast").status_code == 405

@@ -17,10 +17,6 @@ def parse_time(text: str) -> float:
     return moment.timestamp()
 
 
-def iso(seconds: float) -> str:
-    return dt.datetime.fromtimestamp(round(seconds), tz=dt.UTC).isoformat().replace("+00:00", "Z")
-
-
 def read_series(path: str) -> tuple[list[tuple[float, float]], list[int]]:
     """The (time, displacement) readings and the file line of each; CommandError naming the line otherwise."""
     try:
@@ -81,10 +77,4 @@ class Command(BaseCommand):
             where = f" line {lines[exc.index]}" if exc.index is not None else ""
             raise CommandError(f"{file}{where}: {exc}") from None
         for event in fc.announcements(states):
-            if isinstance(event, fc.Withdrawal):
-                out = {"withdrawn_at": iso(event.withdrawn_at), "reason": event.reason}
-            else:
-                out = {"issued_at": iso(event.issued_at), "failure_at": iso(event.failure_at),
-                       "band_from": iso(event.band_from), "band_to": iso(event.band_to),
-                       "fit_quality": event.fit_quality, "velocity_mm_per_day": round(event.velocity_mm_per_day, 3)}
-            self.stdout.write(json.dumps(out))
+            self.stdout.write(json.dumps(fc.as_json(event)))
