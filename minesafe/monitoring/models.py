@@ -174,6 +174,7 @@ class Alarm(models.Model):
         NO_DATA = "no_data", _("No data")
         AGGREGATE = "aggregate", _("Monitoring item (aggregated points)")
         MINE_DARK = "mine_dark", _("Whole mine silent")
+        FORECAST = "forecast", _("Failure-time forecast")
 
     class Status(models.TextChoices):
         UNACKNOWLEDGED = "unacknowledged", _("Awaiting acknowledgement (叫应)")

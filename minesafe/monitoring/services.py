@@ -324,7 +324,7 @@ def _event(alarm: Alarm, kind: str, now: dt.datetime, actor: User | None = None,
 
 def apply_level(key: str, *, mine_id: int, level: int, source: str, sensor_id: int | None = None,
                 rule_id: int | None = None, kind: str = "", value: float | None = None,
-                now: dt.datetime | None = None) -> Alarm | None:
+                now: dt.datetime | None = None, note: str = "") -> Alarm | None:
     """Move the open alarm of `key` to `level`: open it, raise, lower, clear or bring it back."""
     now = now or timezone.now()
     audit.lock_chain()  # the chain lock before any alarm row lock, in every writer (see audit.lock_chain)
@@ -337,7 +337,7 @@ def apply_level(key: str, *, mine_id: int, level: int, source: str, sensor_id: i
                       level=level, max_level=level, value=value, opened_at=now)
         _deadlines(alarm, now)
         alarm.save()
-        _event(alarm, E.OPENED, now)
+        _event(alarm, E.OPENED, now, note=note)
         audit.record("system", AuditEvent.Action.CREATE, alarm,
                      after=audit.snapshot(alarm, ["mine", "sensor", "source", "level", "value"]))
         _notify(alarm, _("%(level)s alarm: %(what)s") % {"level": alarm.get_level_display(), "what": describe(alarm)})
@@ -360,7 +360,7 @@ def apply_level(key: str, *, mine_id: int, level: int, source: str, sensor_id: i
         if rising and alarm.status != A.UNACKNOWLEDGED:  # the new level must be answered again
             alarm.status = A.UNACKNOWLEDGED
         _deadlines(alarm, now)
-        _event(alarm, kind_of_change, now)
+        _event(alarm, kind_of_change, now, note=note)
         _notify(alarm, _("%(level)s alarm: %(what)s") % {"level": alarm.get_level_display(), "what": describe(alarm)})
     elif level < alarm.level:
         alarm.level = level
@@ -463,6 +463,53 @@ def check_silence(now: dt.datetime | None = None) -> SilenceRun:
             apply_level(f"m{mine_id}", mine_id=mine_id, level=dark_level if dark else 0,
                         source=Alarm.Source.MINE_DARK, now=now)
             run.dark_mines += dark
+    return run
+
+
+# Failure-time forecasts on displacement sensors (every 10 minutes) ------------------------------------
+@dataclass
+class ForecastRun:
+    checked: int = 0
+    published: int = 0
+    alarms: int = 0
+
+
+def run_forecasts(now: dt.datetime | None = None) -> ForecastRun:
+    """Replay each live displacement sensor's recent readings through the forecaster; a published forecast
+    of failure within the horizon keeps a red alarm open that says when (and the band), anything else
+    clears it. The value of the alarm is the hours left to the forecast failure."""
+    from . import forecast as fc
+    from .models import Reading
+
+    now = now or timezone.now()
+    config = catalogue()["forecast"]
+    since = now - dt.timedelta(days=config["lookback_days"])
+    horizon_s = config["horizon_h"] * 3600
+    run = ForecastRun()
+    sensors = Sensor.objects.filter(kind__in=config["kinds"], active=True, last_received_at__gte=since)
+    for sensor in sensors.iterator():
+        run.checked += 1
+        series = [(ts.timestamp(), value) for ts, value in Reading.objects.filter(
+            sensor_id=sensor.pk, ts__gte=since, ts__lte=now).order_by("ts").values_list("ts", "value")]
+        standing = None
+        try:
+            states = list(fc.replay(series))
+            standing = states[-1].standing if states else None
+        except fc.SeriesError:
+            pass  # too short (or otherwise unfit) to forecast: no forecast, never a fabricated one
+        due = standing is not None and 0 <= standing.failure_at - now.timestamp() <= horizon_s
+        run.published += standing is not None
+        note = ""
+        if due:
+            event = fc.as_json(standing)
+            note = _("failure forecast at %(at)s (band %(a)s to %(b)s, fit R² %(q).2f)") % {
+                "at": event["failure_at"], "a": event["band_from"], "b": event["band_to"], "q": standing.fit_quality}
+        with transaction.atomic():
+            alarm = apply_level(f"f{sensor.pk}", mine_id=sensor.mine_id, sensor_id=sensor.pk,
+                                source=Alarm.Source.FORECAST, kind=sensor.kind, level=Level.RED if due else 0,
+                                value=round((standing.failure_at - now.timestamp()) / 3600, 1) if due else None,
+                                now=now, note=note)
+        run.alarms += bool(due and alarm)
     return run
 
 

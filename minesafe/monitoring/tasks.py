@@ -6,7 +6,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
 from .partitions import ensure_partitions
-from .services import check_silence, escalate_alarms
+from .services import check_silence, escalate_alarms, run_forecasts
 
 logger = logging.getLogger("minesafe.monitoring")
 
@@ -20,6 +20,15 @@ def watch_alarms_every_minute():
         logger.info("monitoring: %d silent sensors, %d dark mines, %d escalated, %d reminded",
                     silence.silent, silence.dark_mines, escalation.escalated, escalation.reminded)
     return escalation.escalated
+
+
+@db_periodic_task(crontab(minute="*/10"))
+def forecast_failures_every_ten_minutes():
+    """Inverse-velocity failure-time forecasts on displacement sensors; failure within the horizon is red."""
+    run = run_forecasts()
+    if run.alarms:
+        logger.warning("monitoring: %d displacement sensors forecast to fail within the horizon", run.alarms)
+    return run.alarms
 
 
 @db_periodic_task(crontab(hour="2", minute="15"))

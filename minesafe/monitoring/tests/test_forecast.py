@@ -294,3 +294,61 @@ def test_the_api_needs_a_signed_in_user(personas, client):
     assert client.post("/api/v1/forecast", posted(accelerating()), content_type="application/json").status_code == 403
     client.force_login(personas.ent_b)
     assert client.get("/api/v1/forecast").status_code == 405
+
+
+# Live forecasts on displacement sensors ----------------------------------------------------------------------
+@pytest.fixture
+def gnss(personas):
+    from minesafe.monitoring import ingest, services
+
+    ingest.invalidate()
+    gateway, token = services.create_gateway(personas.city, personas.mine_b, "边坡监测")
+    sensor = services.create_sensor(personas.city, personas.mine_b, code="GNSS-01", name="GNSS 1",
+                                    kind="surface_displacement", gateway=gateway, interval_s=3600)
+    yield sensor, token
+    ingest.invalidate()
+
+
+def send(token, series):
+    from minesafe.monitoring import ingest
+
+    rows = [{"sensor": "GNSS-01", "ts": t, "value": round(x, 3)} for t, x in series]
+    message = ingest.decode("http", json.dumps({"readings": rows}), token=token)
+    assert not message.errors and not message.parsed.errors
+    ingest.commit([message], quarantine=False)
+
+
+@pytest.mark.django_db
+def test_a_slope_forecast_to_fail_within_the_horizon_raises_a_red_alarm_that_says_when(gnss):
+    from django.utils import timezone
+
+    from minesafe.monitoring import services
+    from minesafe.monitoring.models import Alarm
+
+    sensor, token = gnss
+    now = timezone.now()
+    failure = now.timestamp() + 20 * H
+    series = fc.voight_series(failure, 2.0, 50.0, failure - 10 * D, H, 0.3, creep=0.5, rng=np.random.default_rng(3))
+    send(token, [(t, x) for t, x in series if t <= now.timestamp()])
+    run = services.run_forecasts(now=now)
+    assert (run.checked, run.published, run.alarms) == (1, 1, 1)
+    alarm = Alarm.objects.get(sensor=sensor, source=Alarm.Source.FORECAST, closed_at__isnull=True)
+    assert alarm.level == 4 and 8 <= alarm.value <= 32  # hours left: about 20
+    assert "R²" in alarm.events.get(kind="opened").note  # when, the band and the fit, for the people answering
+    # Two days on, with no new data, the forecast moment has passed: the condition clears.
+    services.run_forecasts(now=now + dt.timedelta(days=2))
+    assert Alarm.objects.get(pk=alarm.pk).active is False
+
+
+@pytest.mark.django_db
+def test_steady_creep_raises_no_forecast_alarm(gnss):
+    from django.utils import timezone
+
+    from minesafe.monitoring import services
+    from minesafe.monitoring.models import Alarm
+
+    sensor, token = gnss
+    now = timezone.now().timestamp()
+    send(token, [(now - (100 - i) * H, 0.5 * (i / 24)) for i in range(100)])  # 0.5 mm/day
+    assert services.run_forecasts().alarms == 0
+    assert not Alarm.objects.filter(source=Alarm.Source.FORECAST).exists()
