@@ -38,3 +38,22 @@ def submit(request, form, action: Callable[[dict], object], success: str):
         return attempt(request, lambda: action(form.cleaned_data), success)
     form_errors_message(request, form)
     return None
+
+
+def submit_on_form(request, form, action: Callable[[dict], object], success: str):
+    """Like `submit`, but a refusal is shown on the form itself (for pages with several forms): a
+    service's field errors on their fields, anything else above the form. Returns the service's
+    result (or True), or None."""
+    if not form.is_valid():
+        return None
+    try:
+        result = action(form.cleaned_data)
+    except ValidationError as exc:
+        for field, msgs in (exc.message_dict.items() if hasattr(exc, "error_dict") else [(None, exc.messages)]):
+            form.add_error(field if field in form.fields else None, msgs)
+        return None
+    except (DomainError, PermissionDenied) as exc:
+        form.add_error(None, error_text(exc))
+        return None
+    messages.success(request, success)
+    return result if result is not None else True

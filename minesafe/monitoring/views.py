@@ -1,9 +1,8 @@
 """Monitoring pages: the alarm board, alarm handling (叫应回应), mines' sensors and gateways, sensor charts,
 online rate, quarantine. Scoped through visible_to (404 outside scope); every change through services."""
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404
@@ -12,9 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from minesafe.core.errors import DomainError
 from minesafe.core.scoping import is_city
-from minesafe.core.webutil import attempt, error_text
+from minesafe.core.webutil import attempt, submit_on_form
 from minesafe.registry.api import xlsx_response
 from minesafe.registry.models import Mine
 
@@ -46,24 +44,6 @@ def posted_id(request, name: str) -> int:
     if not (value.isascii() and value.isdigit()) or not 0 < int(value) <= MAX_ID:
         raise Http404
     return int(value)
-
-
-def perform(request, form, action, success: str):
-    """Like webutil.submit, but a refusal is shown on the form itself: a service's field errors on their
-    fields, anything else above the form. Returns the service's result (or True), or None."""
-    if not form.is_valid():
-        return None
-    try:
-        result = action(form.cleaned_data)
-    except ValidationError as exc:
-        for field, msgs in (exc.message_dict.items() if hasattr(exc, "error_dict") else [(None, exc.messages)]):
-            form.add_error(field if field in form.fields else None, msgs)
-        return None
-    except (DomainError, PermissionDenied) as exc:
-        form.add_error(None, error_text(exc))
-        return None
-    messages.success(request, success)
-    return result if result is not None else True
 
 
 def query_without_page(request) -> str:
@@ -158,7 +138,7 @@ def alarm_detail(request, pk: int):
             forms[name] = form_class(prefix=name)
     if action:
         form_class, status, run, success = ALARM_ACTIONS[action]
-        if perform(request, forms[action], lambda data: run(user, alarm, data), success):
+        if submit_on_form(request, forms[action], lambda data: run(user, alarm, data), success):
             return redirect("monitoring:alarm", pk=alarm.pk)
     return render(request, "monitoring/alarm_detail.html", {
         "alarm": alarm, "deadline": queries.deadline(alarm, timezone.now()), "tier": tier, "forms": forms,
@@ -191,7 +171,7 @@ def mine_monitoring(request, pk: int):
         action = request.POST.get("action")
         if action == "gateway-create":
             gateway_form = GatewayForm(request.POST, prefix="gateway")
-            made = perform(request, gateway_form, lambda d: services.create_gateway(user, mine, d["name"]),
+            made = submit_on_form(request, gateway_form, lambda d: services.create_gateway(user, mine, d["name"]),
                            _("Gateway created. Copy its token now: it is shown only once."))
             if made:
                 gateway, token = made
@@ -211,7 +191,7 @@ def mine_monitoring(request, pk: int):
             return redirect("monitoring:mine", pk=mine.pk)
         elif action == "sensor-create":
             sensor_form = SensorForm(request.POST, prefix="sensor", mine=mine)
-            sensor = perform(request, sensor_form,
+            sensor = submit_on_form(request, sensor_form,
                              lambda d: services.create_sensor(user, mine, **sensor_form.service_fields()),
                              _("Sensor created with its kind's default rules."))
             if sensor:
@@ -257,12 +237,12 @@ def sensor_detail(request, pk: int):
             rule = get_object_or_404(Rule, pk=posted_id(request, "rule"), sensor=sensor)
             form = RuleForm(request.POST, instance=Rule.objects.get(pk=rule.pk), prefix=f"rule-{rule.pk}")
             rule_forms[rule.pk] = form
-            if perform(request, form, lambda d: services.update_rule(user, rule, form.changes()),
+            if submit_on_form(request, form, lambda d: services.update_rule(user, rule, form.changes()),
                        _("Rule saved.")):
                 return redirect("monitoring:sensor", pk=sensor.pk)
         elif action == "rule-create":
             create_form = RuleCreateForm(request.POST, prefix="new-rule")
-            if perform(request, create_form,
+            if submit_on_form(request, create_form,
                        lambda d: services.create_rule(user, sensor, **create_form.create_fields()), _("Rule added.")):
                 return redirect("monitoring:sensor", pk=sensor.pk)
         else:
