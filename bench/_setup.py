@@ -69,3 +69,13 @@ def figures_per_database(script: str, args: list[str], database: str, sqlite_onl
         figures[name] = json.loads(out.stdout.strip().splitlines()[-1])
         print(name, figures[name], file=sys.stderr)
     return figures
+
+
+def with_overrides(config_class, items: list[str]):
+    """A frozen settings dataclass from `--set NAME=VALUE` items, each value of the default's type."""
+    defaults = config_class()
+    overrides = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        overrides[name] = type(getattr(defaults, name))(value)
+    return config_class(**overrides)

@@ -24,6 +24,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _setup import with_overrides  # noqa: E402
+
 from minesafe.monitoring import forecast as fc  # noqa: E402
 
 H, D = 3600.0, 86400.0
@@ -107,13 +109,8 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="override a forecaster setting (fc.Config field) for the synthetic runs")
     args = parser.parse_args()
-    defaults = fc.Config()
-    overrides = {}
-    for item in args.set:
-        name, _, value = item.partition("=")
-        overrides[name] = type(getattr(defaults, name))(value)
     started = time.perf_counter()
-    figures = synthetic(args.seeds, fc.Config(**overrides))
+    figures = synthetic(args.seeds, with_overrides(fc.Config, args.set))
     for key, value in figures.items():
         print(f"  {key}: {value}")
     figures.update(real())

@@ -6,6 +6,7 @@ from minesafe.hazards import api as hazards_api
 from minesafe.monitoring import api as monitoring_api
 from minesafe.monitoring.forecast_api import ForecastView
 from minesafe.monitoring.telemetry_api import TelemetryView
+from minesafe.monitoring.watch_api import ExplosivesUploadView, MeterUploadView, ProductionFlagViewSet
 from minesafe.registry import api as registry_api
 
 router = DefaultRouter()
@@ -28,11 +29,14 @@ router.register("rules", monitoring_api.RuleViewSet, basename="rule")
 router.register("alarms", monitoring_api.AlarmViewSet, basename="alarm")
 router.register("alarm-events", monitoring_api.AlarmEventViewSet, basename="alarmevent")
 router.register("quarantine", monitoring_api.QuarantineViewSet, basename="quarantinedmessage")
+router.register("production-flags", ProductionFlagViewSet, basename="productionflag")
 router.register("public/leaders", registry_api.PublicLeaderViewSet, basename="public-leader")
 
 urlpatterns = [
     path("telemetry", TelemetryView.as_view(), name="telemetry"),
     path("forecast", ForecastView.as_view(), name="forecast"),
+    path("meter-readings", MeterUploadView.as_view(), name="meter-readings"),
+    path("explosives-issues", ExplosivesUploadView.as_view(), name="explosives-issues"),
     path("online-rate/", monitoring_api.OnlineRateView.as_view(), name="online-rate"),
     path("", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

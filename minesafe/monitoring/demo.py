@@ -18,12 +18,14 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from minesafe.core.models import User
 from minesafe.registry.models import Enterprise, Mine
 
 from . import ingest, services
 from . import simulator as sim
+from .integrity import run_quality_checks
 from .models import Alarm, Gateway, Sensor
 
 logger = logging.getLogger("minesafe.monitoring.demo")
@@ -53,6 +55,7 @@ class MonitoringSummary:
     sensors_created: int = 0
     readings: int = 0
     alarms_opened: int = 0
+    watch_flags: int = 0
     seconds: float = 0.0
     path: str = ""
 
@@ -165,9 +168,16 @@ def _gnss_params(rng: random.Random, mine: Mine, code: str, roles: dict, base: f
     params = {"offset_mm": round(rng.uniform(2, 25), 2), "rate_mm_d": round(rng.uniform(0.01, 0.12), 3),
               "noise_mm": 0.06}
     if roles.get("creep") == [mine.code, code]:
-        # Creep that has been accelerating since yesterday (blue at the end of the history), reaches
-        # yellow some hours later and stabilises after about four days.
-        params["creep"] = {"t1": base - 6 * sim.HOUR, "t2": base + 4 * sim.DAY, "rmax": 6.5, "tau_s": 10 * sim.HOUR}
+        # Creep that has been accelerating slowly since yesterday (blue at the end of the history), reaches
+        # yellow about a day later and stabilises after about four days. Slow enough (a ramp over days) that the
+        # failure-time forecaster sees no failure within its horizon: that is the `failure` point's role.
+        params["creep"] = {"t1": base - 12 * sim.HOUR, "t2": base + 4 * sim.DAY, "rmax": 6.5, "tau_s": 24 * sim.HOUR}
+    if roles.get("failure") == [mine.code, code]:
+        # A slope accelerating towards failure 30 hours after the seed: over the week of history the
+        # failure-time forecast appears and tightens, and at the seed it stands within the 48 h horizon
+        # (a red alarm) while the velocity, about 8 mm/day, is still under the 10 mm/day red line.
+        params.update(rate_mm_d=0.5, failure={"tf": base + 30 * sim.HOUR, "v1": 10.0, "lead_s": 20 * sim.DAY,
+                                              "stop_s": 2 * sim.HOUR})
     return params
 
 
@@ -203,11 +213,16 @@ def choose_roles(mines: list[Mine]) -> dict:
     if underground:
         roles["co"] = [underground[0].code, "CO-01"]
         roles["silent"] = [underground[1 if len(underground) > 1 else 0].code, "FS-01"]
+    if len(underground) > 2:  # a third mine's gateway replays yesterday's CO from 8 hours before the seed on
+        roles["replay"] = [underground[2].code, "CO-01", 8]
     if ponds:
         roles["storm"] = ponds[0].code
     creep_site = pits[0] if pits else (ponds[1] if len(ponds) > 1 else ponds[0] if ponds else None)
     if creep_site:
         roles["creep"] = [creep_site.code, "GNSS-02"]
+    failure_site = pits[1] if len(pits) > 1 else pits[0] if pits else None  # a slope, not a dam
+    if failure_site:
+        roles["failure"] = [failure_site.code, "GNSS-01"]
     return roles
 
 
@@ -305,6 +320,10 @@ def seed_monitoring(seed: int = 2026, history: dt.timedelta = dt.timedelta(days=
     if history.total_seconds() > 0 and fill:
         summary.readings = backfill(plan, fill, now - history.total_seconds(), now)
     plan.save(path)
+    if fill:  # new history: the analyses run at once rather than at their next periodic slot
+        services.run_forecasts()
+        run_quality_checks()
+        summary.watch_flags = seed_suspension_watch(seed).flags
     summary.alarms_opened = Alarm.objects.count() - alarms_before
     summary.seconds = round(time.monotonic() - began, 1)
     logger.info("demo monitoring: %s", summary)
@@ -344,3 +363,76 @@ def backfill(plan: sim.Plan, fill: set[tuple[str, str]], t_from: float, t_to: fl
             stored += ingest.commit(messages, quarantine=False, replay=True).stored
         chunk_start = chunk_end
     return stored
+
+
+# Suspended mines: the power company's and the police's data ------------------------------------------
+WATCHED_DEMO_MINES = 6
+METER_HISTORY_DAYS = 400
+
+
+@dataclass
+class WatchSummary:
+    mines: int = 0
+    meter_rows: int = 0
+    explosives_rows: int = 0
+    flags: int = 0
+
+
+def _uploader(unit: str) -> User:
+    return User.objects.filter(role=User.Role.DEPARTMENT, organisation__unit_code=unit, is_active=True) \
+        .order_by("pk").first() or demo_actor()
+
+
+def demo_meter_days(seed: int, mine: Mine, today: dt.date, hidden_days: int = 0) -> list[tuple[dt.date, float]]:
+    """Daily kWh of a suspended mine up to yesterday: its producing level before the suspension, then pumps
+    and ventilation (8-20 % of it) with winter heating and day-to-day noise, and, with `hidden_days`, hidden
+    production over the last days at 35-60 % of the way back to the producing level."""
+    rng = random.Random(f"{seed}:{mine.code}:meter")
+    producing = rng.uniform(6000, 30000)
+    baseline = producing * rng.uniform(0.08, 0.2)
+    hidden = rng.uniform(0.35, 0.6) * (producing - baseline)
+    first = max(mine.status_since - dt.timedelta(days=90), today - dt.timedelta(days=METER_HISTORY_DAYS))
+    days = []
+    for n in range((today - first).days):
+        day = first + dt.timedelta(days=n)
+        cold = max(0.0, math.cos(2 * math.pi * (day.timetuple().tm_yday - 15) / 365))  # coldest mid-January
+        level = producing if day < mine.status_since else baseline * (1 + 0.4 * cold)
+        if (today - day).days <= hidden_days:
+            level += hidden
+        days.append((day, round(level * (1 + rng.gauss(0, 0.07)), 1)))
+    return days
+
+
+def seed_suspension_watch(seed: int = 2026, today: dt.date | None = None) -> WatchSummary:
+    """Meter readings for a few suspended mines (one of them producing in secret over the last nine days)
+    and explosives issued to another, uploaded as the power company and the police would, then the scan
+    that turns them into county tasks. Idempotent: mines that already have readings are left alone."""
+    from . import suspension, uploads
+    from .models import DataUpload, MeterReading
+
+    today = today or timezone.localdate()
+    summary = WatchSummary()
+    mines = [m for m in suspension.watched_mines().select_related("county")
+             .order_by("county__code", "code") if not MeterReading.objects.filter(mine=m).exists()]
+    mines.sort(key=lambda m: (m.county.code != SHOWCASE_COUNTY, m.code))
+    mines = mines[:WATCHED_DEMO_MINES]
+    if not mines:
+        return summary
+    meter_rows = []
+    for i, mine in enumerate(mines):
+        for day, kwh in demo_meter_days(seed, mine, today, hidden_days=9 if i == 0 else 0):
+            meter_rows.append({"mine_code": mine.code, "period_start": day.isoformat(), "hours": 24, "kwh": kwh})
+    report = uploads.upload(_uploader("GD"), DataUpload.Kind.METER, enumerate(meter_rows, 1), channel="api",
+                            filename="demo")
+    if not report.ok:
+        raise RuntimeError(f"demo meter readings rejected: {report.as_json()['errors'][:3]}")
+    summary.mines, summary.meter_rows = len(mines), report.rows
+    if len(mines) > 1:
+        issue = {"mine_code": mines[1].code, "issued_on": (today - dt.timedelta(days=5)).isoformat(),
+                 "permit_no": f"承公爆〔{today.year}〕{seed % 1000:03d}号", "explosive_kg": "240", "detonators": 360}
+        report = uploads.upload(_uploader("GA"), DataUpload.Kind.EXPLOSIVES, [(1, issue)], channel="api",
+                                filename="demo")
+        summary.explosives_rows = report.rows if report.ok else 0
+    summary.flags = suspension.scan(today).flags
+    logger.info("demo suspension watch: %s", summary)
+    return summary

@@ -24,7 +24,10 @@ movement. At every reading (`replay`) the forecaster uses only the readings so f
    slope is no longer negative), or when the whole band has passed without the series ending.
 
 The velocity-threshold check (short-smoothed velocity ≥ `velocity_alarm_mm_per_day`) is reported per reading beside
-the forecast. Nothing here imports Django.
+the forecast, and so is the improved tangent angle (改进切线角, Xu Qiang et al. 2008, `tangent_angles`): with v0 the
+mean velocity of the constant-velocity (creep) stage, the displacement is normalised to a time scale, T = S / v0, and
+the angle of the T–t curve is α = arctan(dT/dt) = arctan(v / v0): 45° while the slope creeps steadily, rising
+towards 90° as it accelerates. Nothing here imports Django.
 """
 
 import datetime as dt
@@ -63,6 +66,14 @@ class Config:
     decel_tolerance: float = 0.1
     band_sigmas: float = 2.0
     velocity_alarm_mm_per_day: float = 10.0  # open-pit slope reference value (monitoring defaults)
+    # Improved tangent angle: stage thresholds after Xu Qiang et al. (2008); the other settings are project
+    # defaults. All unverified against local slopes.
+    tangent_ref_h: float = 24.0  # the reference (creep) stage spans at least the first this many hours
+    tangent_span_h: float = 24.0  # current velocity: least-squares slope over the last this many hours
+    tangent_sigmas: float = 3.0  # a stage above "none" needs v − v0 above this many standard errors (0: off)
+    tangent_initial_deg: float = 45.0  # above: initial acceleration (初加速)
+    tangent_medium_deg: float = 80.0  # at or above: medium acceleration (中加速)
+    tangent_imminent_deg: float = 85.0  # at or above: imminent sliding (临滑, 加加速)
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,7 @@ class Fit:
     r2: float
     zero_se_s: float  # standard error of the zero crossing, seconds
     points: int
+    start_at: float = math.nan  # epoch seconds of the first velocity the line was fitted to
 
 
 @dataclass(frozen=True)
@@ -104,6 +116,9 @@ class ReadingState:
     fit: Fit | None
     standing: Forecast | None  # the forecast standing after this reading
     event: Forecast | Withdrawal | None = field(default=None)  # what was published at this reading
+    tangent_angle_deg: float = math.nan  # improved tangent angle (nan while undefined, see `tangent_angles`)
+    tangent_stage: str = "undefined"  # one of TANGENT_STAGES
+    reference_velocity_mm_per_day: float = math.nan  # v0, the creep-stage velocity the angle is measured against
 
 
 def validate(series: Iterable[tuple[float, float]], min_points: int = Config.min_points) -> tuple[np.ndarray, ...]:
@@ -189,11 +204,108 @@ def fit_inverse_velocity(t: np.ndarray, v: np.ndarray) -> Fit | None:
     sst = ((y - ym) ** 2).sum()
     r2 = 1.0 - (resid ** 2).sum() / sst if sst > 0 else 0.0
     if b == 0:
-        return Fit(slope=0.0, intercept_at=math.inf, r2=r2, zero_se_s=math.inf, points=n)
+        return Fit(slope=0.0, intercept_at=math.inf, r2=r2, zero_se_s=math.inf, points=n, start_at=float(t0))
     zero = -a / b
     s = math.sqrt((resid ** 2).sum() / (n - 2)) if n > 2 else 0.0
     se = (s / abs(b)) * math.sqrt(1.0 / n + (zero - tm) ** 2 / sxx)
-    return Fit(slope=b, intercept_at=t0 + zero * DAY, r2=r2, zero_se_s=se * DAY, points=n)
+    return Fit(slope=b, intercept_at=t0 + zero * DAY, r2=r2, zero_se_s=se * DAY, points=n, start_at=float(t0))
+
+
+UNDEFINED, NO_ACCELERATION, INITIAL, MEDIUM, IMMINENT = "undefined", "none", "initial", "medium", "imminent"
+TANGENT_STAGES = (UNDEFINED, NO_ACCELERATION, INITIAL, MEDIUM, IMMINENT)
+
+
+class _SegmentFits:
+    """Least-squares slopes (mm/day) and their standard errors over runs of readings, from prefix sums (times in
+    days and displacements shifted to the first reading, which keeps the sums' rounding far below the noise)."""
+
+    def __init__(self, times: np.ndarray, values: np.ndarray):
+        td, xd = (times - times[0]) / DAY, values - values[0]
+
+        def prefix(a):
+            return np.concatenate(([0.0], np.cumsum(a)))
+
+        self.n, self.t, self.x = prefix(np.ones_like(td)), prefix(td), prefix(xd)
+        self.tt, self.tx, self.xx = prefix(td * td), prefix(td * xd), prefix(xd * xd)
+
+    def slope(self, first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(slope, standard error) over readings first[j]..last[j] inclusive; nan where fewer than 3 readings."""
+        a, b = first, last + 1
+        n = self.n[b] - self.n[a]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            st, sx = self.t[b] - self.t[a], self.x[b] - self.x[a]
+            stt = self.tt[b] - self.tt[a] - st * st / n
+            stx = self.tx[b] - self.tx[a] - st * sx / n
+            sxx = self.xx[b] - self.xx[a] - sx * sx / n
+            ok = (n >= 3) & (stt > 0)
+            slope = np.where(ok, stx / stt, np.nan)
+            residual = np.maximum(sxx - slope * stx, 0.0)
+            se = np.where(ok, np.sqrt(residual / (n - 2) / stt), np.nan)
+        return slope, se
+
+
+def tangent_stage(angle_deg: float, config: Config = Config(), significant: bool = True) -> str:
+    """The deformation stage an improved tangent angle reads as (one of TANGENT_STAGES); `significant` says whether
+    the velocity rose above the reference by more than its noise (an angle within the noise reads as "none")."""
+    if not math.isfinite(angle_deg):
+        return UNDEFINED
+    if not significant or angle_deg <= config.tangent_initial_deg:
+        return NO_ACCELERATION
+    if angle_deg < config.tangent_medium_deg:
+        return INITIAL
+    return MEDIUM if angle_deg < config.tangent_imminent_deg else IMMINENT
+
+
+def tangent_angles(times: np.ndarray, values: np.ndarray, config: Config = Config(),
+                   long: np.ndarray | None = None, long_t: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The improved tangent angle at every reading, from the readings up to it only.
+
+    - v0, the reference velocity: least-squares slope of displacement over the creep stage. The onset of
+      acceleration is the lowest long-smoothed velocity of the last `max_fit_points` readings (as in `replay`); once
+      that is positive and the velocity has risen to `accel_ratio` times it, the creep stage runs from the first
+      reading to the date of that lowest velocity, and at least over the first `tangent_ref_h` hours; until then
+      all readings so far are the creep stage. Undefined until `tangent_ref_h` hours have passed, and when the
+      creep stage shows no measurable forward movement (v0 not positive, or not above `tangent_sigmas` standard
+      errors): the angle is then meaningless.
+    - v: least-squares slope over the last `tangent_span_h` hours (at least `velocity_points` readings), longer than
+      the forecaster's velocity because v/v0 amplifies noise.
+    - α = arctan(v / v0) in degrees (negative when the displacement recedes); the stage counts acceleration only when
+      v − v0 exceeds `tangent_sigmas` combined standard errors.
+    Returns arrays "angle_deg", "v", "v0" (mm/day) and "significant" (bool), and the list "stage"."""
+    n = len(times)
+    if long is None or long_t is None:
+        vel = velocities(times, values, config)
+        long, long_t = vel["long"], vel["long_t"]
+    angle, v, v0 = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    significant = np.zeros(n, dtype=bool)
+    if n == 0:
+        return {"angle_deg": angle, "v": v, "v0": v0, "significant": significant, "stage": []}
+    index = np.arange(n)
+    # the onset of acceleration seen at reading i: the lowest long-smoothed velocity of the last max_fit_points
+    k = config.max_fit_points
+    filled = np.concatenate((np.full(k - 1, np.inf), np.where(np.isfinite(long), long, np.inf)))
+    onset = index - (k - 1) + np.lib.stride_tricks.sliding_window_view(filled, k).argmin(axis=1)
+    onset_v = filled[onset + k - 1]
+    with np.errstate(invalid="ignore"):
+        risen = np.isfinite(onset_v) & (onset_v > 0) & (long >= config.accel_ratio * onset_v)
+    onset_end = np.searchsorted(times, long_t[np.where(risen, onset, 0)], side="right") - 1
+    ref_end = int(np.searchsorted(times, times[0] + config.tangent_ref_h * 3600.0))
+    end = np.where(risen, np.maximum(onset_end, ref_end), index)
+    first = np.minimum(np.searchsorted(times, times - config.tangent_span_h * 3600.0),
+                       index - config.velocity_points + 1)
+    usable = (index >= ref_end) & (first >= 0)
+    fits = _SegmentFits(times, values)
+    ref, ref_se = fits.slope(np.zeros(n, dtype=int), np.minimum(end, index))
+    now, now_se = fits.slope(np.maximum(first, 0), index)
+    with np.errstate(invalid="ignore"):
+        defined = usable & np.isfinite(ref) & np.isfinite(now) & (ref > 0) & (ref > config.tangent_sigmas * ref_se)
+    v[defined], v0[defined] = now[defined], ref[defined]
+    angle[defined] = np.degrees(np.arctan(now[defined] / ref[defined]))
+    # the relative margin keeps an exactly steady series (zero residuals) out of "initial" by rounding alone
+    margin = np.maximum(config.tangent_sigmas * np.hypot(now_se, ref_se), 1e-9 * ref)
+    significant[defined] = (now - ref)[defined] > margin[defined]
+    stage = [tangent_stage(float(a), config, bool(s)) for a, s in zip(angle, significant, strict=True)]
+    return {"angle_deg": angle, "v": v, "v0": v0, "significant": significant, "stage": stage}
 
 
 def replay(series: Iterable[tuple[float, float]], config: Config = Config()) -> Iterator[ReadingState]:
@@ -202,6 +314,7 @@ def replay(series: Iterable[tuple[float, float]], config: Config = Config()) -> 
     times, values = validate(series, config.min_points)
     vel = velocities(times, values, config)
     short, long_, short_t, long_t = vel["short"], vel["long"], vel["short_t"], vel["long_t"]
+    tangent = tangent_angles(times, values, config, long_, long_t)
     standing: Forecast | None = None
     for i in range(len(times)):
         now = float(times[i])
@@ -251,7 +364,9 @@ def replay(series: Iterable[tuple[float, float]], config: Config = Config()) -> 
             standing = event = candidate
         yield ReadingState(index=i, time=now, displacement=float(values[i]), velocity_mm_per_day=vs,
                            velocity_long_mm_per_day=vl, velocity_alarm=alarm, accelerating=accelerating,
-                           fit=fit, standing=standing, event=event)
+                           fit=fit, standing=standing, event=event,
+                           tangent_angle_deg=float(tangent["angle_deg"][i]), tangent_stage=tangent["stage"][i],
+                           reference_velocity_mm_per_day=float(tangent["v0"][i]))
 
 
 def changed_meaningfully(previous: Forecast | None, new: Forecast, tolerance_s: float = 3600.0,

@@ -12,7 +12,7 @@ from minesafe.registry.forms import DateInput
 
 from . import services
 from .filters import AlarmFilterSet
-from .models import Gateway, Level, Rule, Sensor
+from .models import DataUpload, Gateway, Level, ProductionFlag, Rule, Sensor
 
 ALARM_LEVEL_CHOICES = [(int(lvl), lvl.label) for lvl in Level if lvl != Level.NONE]
 
@@ -189,3 +189,38 @@ class RuleCreateForm(RuleForm):
         kind = data["kind"]
         fields = {name: data[name] for name in FIELDS_BY_KIND[kind] if data.get(name) is not None}
         return {"kind": kind, **fields}
+
+
+# Suspended mines: uploads and the outcome of a surprise inspection -----------------------------------
+class DataUploadForm(forms.Form):
+    kind = forms.ChoiceField(label=_("data"), choices=DataUpload.Kind.choices)
+    file = forms.FileField(label=_("file (.xlsx or .csv, UTF-8)"))
+    replace = forms.BooleanField(label=_("corrects earlier data (replace stored values)"), required=False)
+
+    def __init__(self, *args, kinds=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if kinds is not None:
+            self.fields["kind"].choices = [c for c in self.fields["kind"].choices if c[0] in kinds]
+
+
+class FlagOutcomeForm(forms.Form):
+    OUTCOMES = [("confirmed", _("Production found")), ("dismissed", _("False flag"))]
+    outcome = forms.ChoiceField(label=_("outcome"), choices=OUTCOMES, widget=forms.RadioSelect)
+    inspected_on = forms.DateField(label=_("inspected on"), widget=DateInput())
+    method = forms.ChoiceField(label=_("method"), choices=ProductionFlag.Method.choices)
+    findings = forms.CharField(label=_("findings"), required=False, max_length=4000,
+                               widget=forms.Textarea(attrs={"rows": 3}))
+    case_required = forms.BooleanField(label=_("open an enforcement case"), required=False, initial=True)
+    hazard_item = forms.ModelChoiceField(label=_("also report a major hazard (item of the standard)"),
+                                         queryset=None, required=False)
+    dismissal_reason = forms.CharField(label=_("why the flag is false"), required=False, max_length=4000,
+                                       widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, mine, **kwargs):
+        super().__init__(*args, **kwargs)
+        from minesafe.hazards.models import HazardItem
+
+        items = HazardItem.objects.filter(catalogue__active=True).order_by("code")
+        self.fields["hazard_item"].queryset = items.filter(pk__in=[i.pk for i in items if i.fits(mine.mine_type)])
+        if not self.is_bound:
+            self.initial["inspected_on"] = timezone.localdate()

@@ -85,6 +85,9 @@ class Sensor(models.Model):
     last_received_at = models.DateTimeField(_("last received"), null=True, blank=True)
     silent = models.BooleanField(_("silent"), default=False)
     state = models.JSONField(default=dict, blank=True)
+    # Hourly samples [received epoch, reading epoch] of the newest reading: its clock against the server's,
+    # for the data-quality check of clock drift (readings themselves keep no receive time).
+    clock_samples = models.JSONField(default=list, blank=True, editable=False)
 
     objects = MineOwnedQuerySet.as_manager()
 
@@ -175,6 +178,7 @@ class Alarm(models.Model):
         AGGREGATE = "aggregate", _("Monitoring item (aggregated points)")
         MINE_DARK = "mine_dark", _("Whole mine silent")
         FORECAST = "forecast", _("Failure-time forecast")
+        DATA_QUALITY = "data_quality", _("Data quality (stuck, replayed or falsified data)")
 
     class Status(models.TextChoices):
         UNACKNOWLEDGED = "unacknowledged", _("Awaiting acknowledgement (叫应)")
@@ -218,6 +222,8 @@ class Alarm(models.Model):
     reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                     related_name="+", verbose_name=_("reviewed by"))
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    # What an analysis found (data-quality spans, forecast figures): shown with the alarm as its evidence.
+    evidence = models.JSONField(_("evidence"), default=dict, blank=True)
 
     objects = MineOwnedQuerySet.as_manager()
 
@@ -308,3 +314,160 @@ class QuarantinedMessage(models.Model):
 
     def __str__(self):
         return f"{self.channel} {self.received_at:%Y-%m-%d %H:%M:%S} ({self.rows_rejected}/{self.rows_total})"
+
+
+# Suspended mines watched through other bodies' data (issue 5, part 2) ------------------------------
+class CovertQuerySet(MineOwnedQuerySet):
+    """Signals of hidden production are for regulators only: the city, the mine's county and inspectors
+    assigned to the mine. The enterprise must not learn that it is watched (暗查暗访), and departments only
+    see the data they uploaded themselves (see `uploaded_by`)."""
+
+    def visible_to(self, user):
+        if user is None or not user.is_authenticated:
+            return self.none()
+        if user.role in (user.Role.ENTERPRISE, user.Role.DEPARTMENT) and not user.is_superuser:
+            return self.none()
+        return super().visible_to(user)
+
+
+class UploadedQuerySet(CovertQuerySet):
+    def visible_to(self, user):
+        if user is not None and user.is_authenticated and user.role == user.Role.DEPARTMENT \
+                and not user.is_superuser:
+            return self.filter(upload__organisation_id=user.organisation_id)
+        return super().visible_to(user)
+
+
+class DataUpload(models.Model):
+    """One batch of another body's data about mines: meter readings from the power company (供电公司) or
+    explosives issued, from the police (公安局). Kept so every stored row says where it came from."""
+
+    class Kind(models.TextChoices):
+        METER = "meter", _("Electricity meter readings")
+        EXPLOSIVES = "explosives", _("Explosives issued")
+
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    organisation = models.ForeignKey("core.Organisation", on_delete=models.PROTECT, related_name="+",
+                                     verbose_name=_("organisation"))
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                                    verbose_name=_("uploaded by"))
+    uploaded_at = models.DateTimeField(_("uploaded at"))
+    channel = models.CharField(_("channel"), max_length=8)  # file / api
+    filename = models.CharField(_("file"), max_length=200, blank=True)
+    rows = models.PositiveIntegerField(_("rows"), default=0)
+    created = models.PositiveIntegerField(_("new rows"), default=0)
+    replaced = models.PositiveIntegerField(_("corrected rows"), default=0)
+
+    class Meta:
+        ordering = ["-uploaded_at", "-pk"]
+        verbose_name = _("data upload")
+        verbose_name_plural = _("data uploads")
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.uploaded_at:%Y-%m-%d %H:%M} ({self.rows})"
+
+
+class MeterReading(models.Model):
+    """Energy drawn by a mine over one hour or one day (kWh), as the power company metered it."""
+
+    mine = models.ForeignKey(Mine, on_delete=models.PROTECT, related_name="meter_readings", verbose_name=_("mine"))
+    period_start = models.DateTimeField(_("period start"))
+    hours = models.PositiveSmallIntegerField(_("hours covered"))  # 1 or 24
+    kwh = models.FloatField(_("energy (kWh)"))
+    upload = models.ForeignKey(DataUpload, on_delete=models.PROTECT, related_name="meter_readings")
+
+    objects = UploadedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["mine", "period_start"]
+        verbose_name = _("meter reading")
+        verbose_name_plural = _("meter readings")
+        constraints = [models.UniqueConstraint(fields=["mine", "period_start"], name="meter_one_per_period")]
+
+    def __str__(self):
+        return f"{self.mine_id} {self.period_start:%Y-%m-%d %H:%M} {self.kwh} kWh"
+
+
+class ExplosivesIssue(models.Model):
+    """Explosives issued to a mine (police data, 民爆物品)."""
+
+    mine = models.ForeignKey(Mine, on_delete=models.PROTECT, related_name="explosives_issues", verbose_name=_("mine"))
+    issued_on = models.DateField(_("issued on"))
+    permit_no = models.CharField(_("permit number"), max_length=64)
+    explosive_kg = models.DecimalField(_("explosive (kg)"), max_digits=10, decimal_places=2, default=0)
+    detonators = models.PositiveIntegerField(_("detonators"), default=0)
+    upload = models.ForeignKey(DataUpload, on_delete=models.PROTECT, related_name="explosives_issues")
+
+    objects = UploadedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-issued_on", "mine"]
+        verbose_name = _("explosives issue")
+        verbose_name_plural = _("explosives issues")
+        constraints = [models.UniqueConstraint(fields=["mine", "permit_no"], name="explosives_one_per_permit")]
+
+    def __str__(self):
+        return f"{self.mine_id} {self.issued_on} {self.permit_no}"
+
+
+class ProductionFlag(models.Model):
+    """A sign that a suspended mine is producing: a task for the county to check by surprise (暗查暗访).
+
+    open → confirmed (production found: may open a hazard, an enforcement case is due)
+    open → dismissed (false flag, with the reason; for electricity the baseline is relearned from it)
+    """
+
+    class Signal(models.TextChoices):
+        ELECTRICITY = "electricity", _("Electricity use above the suspension baseline")
+        HEADCOUNT = "headcount", _("People underground above the watch headcount")
+        EXPLOSIVES = "explosives", _("Explosives issued to a suspended mine")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Awaiting surprise inspection")
+        CONFIRMED = "confirmed", _("Production confirmed")
+        DISMISSED = "dismissed", _("False flag")
+
+    class Method(models.TextChoices):
+        COVERT = "covert", _("Unannounced visit (暗查暗访)")
+        SURPRISE = "surprise", _("Surprise inspection (突击检查)")
+        CROSS = "cross", _("Cross inspection (交叉互查)")
+        REMOTE = "remote", _("Remote check (video and data)")
+
+    mine = models.ForeignKey(Mine, on_delete=models.PROTECT, related_name="production_flags", verbose_name=_("mine"))
+    signal = models.CharField(_("signal"), max_length=12, choices=Signal.choices)
+    # Identifies the episode so a re-run does not flag it twice: the change day, the headcount day, the permit.
+    episode = models.CharField(max_length=64, editable=False)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
+    detected_at = models.DateTimeField(_("detected at"))
+    began_on = models.DateField(_("began on"))
+    summary = models.CharField(_("summary"), max_length=300)
+    evidence = models.JSONField(_("evidence"), default=dict)
+    inspect_by = models.DateField(_("inspect by"))
+    inspected_on = models.DateField(_("inspected on"), null=True, blank=True)
+    method = models.CharField(_("method"), max_length=10, choices=Method.choices, blank=True)
+    findings = models.TextField(_("findings"), blank=True)
+    dismissal_reason = models.TextField(_("reason for dismissal"), blank=True)
+    case_required = models.BooleanField(_("enforcement case required"), default=False)
+    hazard = models.ForeignKey("hazards.Hazard", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                               verbose_name=_("hazard opened"))
+    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                  related_name="+", verbose_name=_("closed by"))
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+
+    objects = CovertQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-detected_at", "-pk"]
+        verbose_name = _("production flag")
+        verbose_name_plural = _("production flags")
+        constraints = [models.UniqueConstraint(fields=["mine", "signal", "episode"], name="flag_one_per_episode")]
+        indexes = [models.Index(fields=["status", "inspect_by"], name="flag_status_due_idx")]
+
+    def __str__(self):
+        return f"{self.mine} · {self.get_signal_display()} · {self.began_on}"
+
+    @property
+    def overdue(self) -> bool:
+        from django.utils import timezone
+
+        return self.status == self.Status.OPEN and self.inspect_by < timezone.localdate()

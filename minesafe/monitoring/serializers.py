@@ -125,7 +125,7 @@ class AlarmSerializer(serializers.ModelSerializer):
                   "kind", "level", "max_level", "value", "active", "is_open", "opened_at", "cleared_at", "status",
                   "tier", "ack_due_at", "response_due_at", "acknowledged_at", "acknowledged_by", "responded_at",
                   "responded_by", "measures", "people_withdrawn", "withdrawn_count", "reviewed_at", "reviewed_by",
-                  "closed_at"]
+                  "closed_at", "evidence"]
         read_only_fields = fields
 
 

@@ -109,7 +109,7 @@ class Plan:
     base: float  # epoch seconds: the seeded history ends here; absolute trends are timed from it
     gateways: list[GatewayProfile]
     rain: list[Rain] = field(default_factory=list)  # city-wide rain in the seeded history
-    roles: dict = field(default_factory=dict)  # scenario roles: co, silent, storm ([mine code, sensor code])
+    roles: dict = field(default_factory=dict)  # scenario roles: co, silent, storm, creep, failure, replay
     version: int = PLAN_VERSION
 
     def to_json(self) -> dict:
@@ -351,6 +351,18 @@ def _creep(params: dict, t: float) -> float:
     return c["rmax"] / DAY * tau * (softplus((t - c["t1"]) / tau) - softplus((t - c["t2"]) / tau))
 
 
+def _failure(params: dict, t: float) -> float:
+    """Movement accelerating towards failure at `tf` (mm): the Voight law with exponent 2, v = v1 / tau (tau in
+    days to `tf`, v1 the velocity one day before), integrated; it stops `stop_s` before `tf` (the point is lost
+    with the slope), so a demo left running past the failure time does not move without bound."""
+    f = params.get("failure")
+    if not f:
+        return 0.0
+    start_tau = f["lead_s"] / DAY
+    tau = max(f["tf"] - t, f["stop_s"]) / DAY
+    return f["v1"] * (math.log(start_tau) - math.log(min(tau, start_tau)))
+
+
 def creep_rate(params: dict, t: float) -> float:
     """The creep's rate at t in mm/day (for tests and the demo's description)."""
     c = params.get("creep")
@@ -400,7 +412,7 @@ def displacement(world, gw, s, t):
     p = s.params
     unit = HOUR if s.kind == "radar_displacement" else DAY
     rate = p.get("rate_mm_h", 0.0) if unit == HOUR else p.get("rate_mm_d", 0.0)
-    return p.get("offset_mm", 0.0) + rate * (t - world.plan.base) / unit + _creep(p, t) \
+    return p.get("offset_mm", 0.0) + rate * (t - world.plan.base) / unit + _creep(p, t) + _failure(p, t) \
         + _noise(world, gw, s, t, p.get("noise_mm", 0.05))
 
 
@@ -462,6 +474,9 @@ def value(world: World, gw: GatewayProfile, s: SensorProfile, t: float) -> float
     """The sensor's reading at t, or None when it sends nothing (the scenario's silent sensor)."""
     if world.scenario and world.scenario.is_silent(gw.mine_code, s.code, t):
         return None
+    replay = world.plan.roles.get("replay")  # [mine code, sensor code, hours before the base]
+    if replay and replay[:2] == [gw.mine_code, s.code] and t >= world.plan.base - replay[2] * HOUR:
+        t -= DAY  # falsified data: the gateway sends yesterday's values again under today's times
     return round(MODELS[s.kind](world, gw, s, t), DECIMALS.get(s.kind, 3))
 
 

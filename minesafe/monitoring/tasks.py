@@ -35,3 +35,26 @@ def forecast_failures_every_ten_minutes():
 def create_reading_partitions_daily():
     """PostgreSQL: keep the next months' reading partitions ready (never created on the ingest path)."""
     return ensure_partitions()
+
+
+@db_periodic_task(crontab(minute="40"))
+def watch_suspended_mines_hourly():
+    """Suspended mines: electricity, people underground and explosives; a sign of production is a county task.
+    Hourly because positioning data arrives all the time; meter uploads also trigger a scan of their mines."""
+    from .suspension import scan
+
+    run = scan()
+    if run.flags:
+        logger.warning("monitoring: %d new signs of production in %d suspended mines", run.flags, run.mines)
+    return run.flags
+
+
+@db_periodic_task(crontab(minute="20"))
+def check_data_quality_hourly():
+    """Stuck, replayed, jumping, drifting or too-smooth data: a data-quality alarm with the evidence."""
+    from .integrity import run_quality_checks
+
+    run = run_quality_checks()
+    if run.alarms:
+        logger.warning("monitoring: %d data-quality alarms over %d sensors", run.alarms, run.checked)
+    return run.alarms

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, watch_views
 
 app_name = "monitoring"
 urlpatterns = [
@@ -17,4 +17,7 @@ urlpatterns = [
     path("monitoring/online/", views.online, name="online"),
     path("monitoring/online/export.xlsx", views.online_export, name="online-xlsx"),
     path("monitoring/quarantine/", views.quarantine, name="quarantine"),
+    path("monitoring/suspended/", watch_views.watch, name="watch"),
+    path("monitoring/suspended/flags/<int:pk>/", watch_views.flag_detail, name="flag"),
+    path("monitoring/uploads/", watch_views.upload, name="upload"),
 ]

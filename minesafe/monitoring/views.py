@@ -30,6 +30,7 @@ from .forms import (
     SensorForm,
     chosen_range,
 )
+from .integrity import evidence_view
 from .models import Alarm, Gateway, Level, QuarantinedMessage, Rule, Sensor
 
 BOARD_LIMIT = 300
@@ -142,7 +143,7 @@ def alarm_detail(request, pk: int):
             return redirect("monitoring:alarm", pk=alarm.pk)
     return render(request, "monitoring/alarm_detail.html", {
         "alarm": alarm, "deadline": queries.deadline(alarm, timezone.now()), "tier": tier, "forms": forms,
-        "events": alarm.events.select_related("actor"),
+        "events": alarm.events.select_related("actor"), "evidence": evidence_view(alarm),
     })
 
 
@@ -222,6 +223,8 @@ def mine_monitoring(request, pk: int):
 # One sensor: rules, chart, readings ------------------------------------------------------------------
 @login_required
 def sensor_detail(request, pk: int):
+    from . import forecast_view  # the failure-time forecast panel (displacement kinds only)
+
     sensor = get_object_or_404(Sensor.objects.visible_to(request.user).select_related(
         "mine__county", "mine__enterprise", "gateway", "source"), pk=pk)
     user = request.user
@@ -261,6 +264,7 @@ def sensor_detail(request, pk: int):
         "ranges": [(key, label) for key, (_delta, label) in RANGES.items()], "since": since, "until": until,
         "alarms": queries.with_deadlines(sensor.alarms.order_by("-opened_at", "-pk")[:20]),
         "kind_label": dict(services.kind_choices()).get(sensor.kind, sensor.kind),
+        "forecast": forecast_view.sensor_forecast(sensor, until),
     })
 
 

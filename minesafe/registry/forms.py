@@ -9,7 +9,8 @@ from . import services
 from .models import Mine
 
 TYPE_FIELDS = {
-    Mine.Type.UNDERGROUND: {"design_capacity", "scale_class", "people_underground", "intelligent_level"},
+    Mine.Type.UNDERGROUND: {"design_capacity", "scale_class", "people_underground", "watch_headcount",
+                            "intelligent_level"},
     Mine.Type.OPEN_PIT: {"design_capacity", "scale_class", "slope_height", "intelligent_level"},
     Mine.Type.QUARRY: {"design_capacity", "scale_class", "slope_height"},
     Mine.Type.PROCESSING_PLANT: {"design_capacity", "scale_class"},

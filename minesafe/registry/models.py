@@ -117,6 +117,9 @@ class Mine(models.Model):
                                                       null=True, blank=True)
     standard_date = models.DateField(_("standardisation date"), null=True, blank=True)
     people_underground = models.PositiveIntegerField(_("people underground"), null=True, blank=True)
+    # Approved watch-keeping headcount while suspended (值守人数); more people underground is a sign of production.
+    watch_headcount = models.PositiveSmallIntegerField(_("approved watch headcount while suspended"), null=True,
+                                                       blank=True)
     intelligent_level = models.CharField(_("intelligent-mine level"), max_length=16,
                                          choices=IntelligentLevel.choices, default=IntelligentLevel.NONE)
 

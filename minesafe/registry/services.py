@@ -45,7 +45,7 @@ ENTERPRISE_EDITABLE = {
 }
 MINE_FIELDS = [
     "name", "mine_type", "mineral", "address", "longitude", "latitude", "design_capacity", "scale_class",
-    "licence_no", "licence_expiry", "standard_grade", "standard_date", "people_underground",
+    "licence_no", "licence_expiry", "standard_grade", "standard_date", "people_underground", "watch_headcount",
     "intelligent_level", "slope_height", "design_pond_capacity", "current_pond_capacity", "design_dam_height",
     "current_dam_height", "dam_method", "pond_grade_raised", "pond_grade_raise_reason", "is_head_pond",
     "downstream_within_1km",
