@@ -7,6 +7,9 @@ from minesafe.monitoring import api as monitoring_api
 from minesafe.monitoring.forecast_api import ForecastView
 from minesafe.monitoring.telemetry_api import TelemetryView
 from minesafe.monitoring.watch_api import ExplosivesUploadView, MeterUploadView, ProductionFlagViewSet
+from minesafe.operations import api_routes_disposal as disposal_routes
+from minesafe.operations import api_routes_resumption as resumption_routes
+from minesafe.operations import api_routes_suspension as suspension_routes
 from minesafe.registry import api as registry_api
 
 router = DefaultRouter()
@@ -31,6 +34,8 @@ router.register("alarm-events", monitoring_api.AlarmEventViewSet, basename="alar
 router.register("quarantine", monitoring_api.QuarantineViewSet, basename="quarantinedmessage")
 router.register("production-flags", ProductionFlagViewSet, basename="productionflag")
 router.register("public/leaders", registry_api.PublicLeaderViewSet, basename="public-leader")
+for routes in (suspension_routes, resumption_routes, disposal_routes):  # the operations app's parts
+    routes.register(router)
 
 urlpatterns = [
     path("telemetry", TelemetryView.as_view(), name="telemetry"),

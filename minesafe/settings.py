@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "minesafe.registry",
     "minesafe.hazards",
     "minesafe.monitoring",
+    "minesafe.operations",
     "minesafe.web",
 ]
 
@@ -189,6 +190,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "MineStatusEnum": "minesafe.registry.models.Mine.Status",
+        "SuspensionReportKindEnum": "minesafe.operations.models.SuspensionReport.Kind",
+        "ControlRecordKindEnum": "minesafe.operations.models.ControlRecord.Kind",
+        "HiddenFactorKindEnum": "minesafe.operations.models.HiddenFactor.Kind",
+        "UpgradeProjectKindEnum": "minesafe.operations.models.UpgradeProject.Kind",
         "HazardStatusEnum": "minesafe.hazards.models.Hazard.Status",
         "AttachmentKindEnum": "minesafe.hazards.models.HazardAttachment.Kind",
         "OrganisationKindEnum": "minesafe.core.models.Organisation.Kind",

@@ -9,5 +9,6 @@ urlpatterns = [
     path("", include("minesafe.registry.urls")),
     path("", include("minesafe.hazards.urls")),
     path("", include("minesafe.monitoring.urls")),
+    path("", include("minesafe.operations.urls")),
     path("", include("minesafe.web.urls")),
 ]

@@ -682,10 +682,15 @@ def escalate_alarms(now: dt.datetime | None = None) -> EscalationRun:
 def must_connect(mines):
     """Mines the plan requires to send sensing data (task 17): tailings ponds in use, underground mines,
     and open pits with a current slope of 150 m or more, while producing or building."""
-    threshold = catalogue().get("networking_slope_height_m", 150)
     live = mines.filter(status__in=[Mine.Status.PRODUCING, Mine.Status.CONSTRUCTION])
-    return live.filter(Q(mine_type__in=[Mine.Type.TAILINGS_POND, Mine.Type.UNDERGROUND])
-                       | Q(mine_type=Mine.Type.OPEN_PIT, slope_height__gte=threshold))
+    return live.filter(connection_q())
+
+
+def connection_q() -> Q:
+    """The kinds of mine that connect when producing or building (whatever their status now)."""
+    threshold = catalogue().get("networking_slope_height_m", 150)
+    return Q(mine_type__in=[Mine.Type.TAILINGS_POND, Mine.Type.UNDERGROUND]) \
+        | Q(mine_type=Mine.Type.OPEN_PIT, slope_height__gte=threshold)
 
 
 def is_online(sensor: Sensor, now: dt.datetime, intervals: int) -> bool:

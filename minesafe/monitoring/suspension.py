@@ -29,6 +29,7 @@ from minesafe.registry.models import Mine
 
 from . import power
 from .models import ExplosivesIssue, MeterReading, ProductionFlag, Reading, Sensor
+from .signals import production_confirmed
 
 F = ProductionFlag.Status
 SIGNAL = ProductionFlag.Signal
@@ -272,8 +273,10 @@ def confirm(actor: User, flag: ProductionFlag, *, inspected_on: dt.date, method:
             source = Hazard.Source.CITY_INSPECTION if is_city(actor) else Hazard.Source.COUNTY_INSPECTION
             hazard = hazards.report_hazard(actor, flag.mine, hazard_item, source=source, found_on=inspected_on,
                                            description=findings)
-        return _close(actor, flag, F.CONFIRMED, inspected_on=inspected_on, method=method, findings=findings,
-                      case_required=case_required, hazard=hazard)
+        closed = _close(actor, flag, F.CONFIRMED, inspected_on=inspected_on, method=method, findings=findings,
+                        case_required=case_required, hazard=hazard)
+        production_confirmed.send(sender=ProductionFlag, flag=closed, actor=actor)
+        return closed
 
 
 def dismiss(actor: User, flag: ProductionFlag, *, inspected_on: dt.date, method: str, reason: str) -> ProductionFlag:

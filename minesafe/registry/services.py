@@ -286,15 +286,30 @@ def update_mine(actor: User, mine: Mine, changes: dict) -> Mine:
     return mine
 
 
+# Later apps may bar a status change unless it comes through their own procedure: a guard takes
+# (mine, new status, via) and returns the reason it is barred, or None. The operations app bars resumption
+# of a suspended mine except through resumption acceptance (via="resumption_acceptance").
+STATUS_GUARDS: list = []
+
+
+def status_barred(mine: Mine, new_status: str, via: str | None = None) -> str | None:
+    for guard in STATUS_GUARDS:
+        reason = guard(mine, new_status, via)
+        if reason:
+            return reason
+    return None
+
+
 def allowed_transitions(user: User, mine: Mine) -> list[str]:
     if not can_edit_mine(user, mine):
         return []
     role = R.CITY if is_city(user) else user.role
-    return [to for (frm, to), roles in STATUS_TRANSITIONS.items() if frm == mine.status and role in roles]
+    return [to for (frm, to), roles in STATUS_TRANSITIONS.items()
+            if frm == mine.status and role in roles and not status_barred(mine, to)]
 
 
 def change_status(actor: User, mine: Mine, new_status: str, *, reason: str,
-                  effective_date: dt.date | None = None) -> MineStatusChange:
+                  effective_date: dt.date | None = None, via: str | None = None) -> MineStatusChange:
     if not can_edit_mine(actor, mine):
         raise PermissionDenied(_("you may not change this mine"))
     if new_status not in S.values:
@@ -305,6 +320,9 @@ def change_status(actor: User, mine: Mine, new_status: str, *, reason: str,
             "a": S(mine.status).label, "b": S(new_status).label})
     if (R.CITY if is_city(actor) else actor.role) not in roles:
         raise PermissionDenied(_("your role may not make this change"))
+    barred = status_barred(mine, new_status, via)
+    if barred:
+        raise InvalidTransition(barred)
     if not (reason or "").strip():
         raise ValidationError({"reason": _("a reason is required")})
     today = timezone.localdate()

@@ -18,6 +18,7 @@ from minesafe.core.services import bootstrap_reference_data
 from minesafe.core.validators import CREDIT_ALPHABET, credit_code_check_char, org_code_check_char
 from minesafe.monitoring.demo import MonitoringSummary, seed_monitoring
 from minesafe.monitoring.models import Sensor
+from minesafe.operations.demo import OperationsSummary, seed_operations
 from minesafe.registry import services as registry
 from minesafe.registry.models import (
     Enterprise,
@@ -69,6 +70,7 @@ class DemoSummary:
     hazards: int = 0
     logins: list[DemoLogin] = field(default_factory=list)
     monitoring: MonitoringSummary | None = None
+    operations: OperationsSummary | None = None
 
 
 DEMO_USERNAMES = ["admin", "city", "kuancheng", "xinglong", "ziranziyuan", "gongdian", "gongan", "qiye_kc",
@@ -347,6 +349,7 @@ def seed_demo(seed: int = 2026, months: int = 24, scale: float = 1.0, monitoring
         monitoring = scale == 1.0
     if monitoring:
         summary.monitoring = seed_monitoring(seed=seed)
+    summary.operations = seed_operations(seed)  # after monitoring: it avoids mines with signs of production
     return summary
 
 

@@ -222,12 +222,13 @@ def test_enterprise_may_suspend_its_mine_but_not_resume_it(personas):
     assert mine.status == "suspended"
 
 
-def test_county_may_resume_a_suspended_mine(personas):
+def test_a_suspended_mine_resumes_only_through_acceptance(personas):
     mine = personas.mine_a
     assert transition(api(personas.ent_a), mine, status="suspended", reason="设备检修").status_code == 201
-    assert transition(api(personas.county_a), mine, status="producing", reason="验收合格").status_code == 201
+    response = transition(api(personas.county_a), mine, status="producing", reason="验收合格")
+    assert response.status_code == 409 and "resumption acceptance" in response.json()["detail"]
     mine.refresh_from_db()
-    assert mine.status == "producing"
+    assert mine.status == "suspended"
 
 
 def test_an_impossible_transition_is_409_naming_status(personas):

@@ -163,12 +163,16 @@ def test_enterprise_may_not_resume_its_suspended_mine(personas):
         services.change_status(personas.ent_a, mine, S.PRODUCING, reason="检修完毕")
     assert fresh(mine).status == S.SUSPENDED
     assert services.allowed_transitions(personas.ent_a, mine) == []
-    assert services.allowed_transitions(personas.county_a, mine) == [S.PRODUCING, S.CLOSED]
+    # Resumption goes through acceptance (the operations app's guard), not a plain status change.
+    assert services.allowed_transitions(personas.county_a, mine) == [S.CLOSED]
 
 
-def test_county_resumes_a_suspended_mine_in_its_county(personas):
+def test_county_resumes_a_suspended_mine_in_its_county_only_through_acceptance(personas):
     services.change_status(personas.ent_a, personas.mine_a, S.SUSPENDED, reason="设备检修")
-    services.change_status(personas.county_a, fresh(personas.mine_a), S.PRODUCING, reason="验收合格")
+    with pytest.raises(InvalidTransition):
+        services.change_status(personas.county_a, fresh(personas.mine_a), S.PRODUCING, reason="验收合格")
+    services.change_status(personas.county_a, fresh(personas.mine_a), S.PRODUCING, reason="验收合格",
+                           via="resumption_acceptance")
     assert fresh(personas.mine_a).status == S.PRODUCING
     history = list(MineStatusChange.objects.filter(mine=personas.mine_a).order_by("id")
                    .values_list("old_status", "new_status"))

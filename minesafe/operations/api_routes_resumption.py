@@ -1,0 +1,5 @@
+from .api_resumption import ResumptionApplicationViewSet
+
+
+def register(router) -> None:
+    router.register("resumption-applications", ResumptionApplicationViewSet, basename="resumptionapplication")
