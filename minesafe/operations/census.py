@@ -80,15 +80,6 @@ def _not_future(errors: dict, field: str, day: dt.date | None, today: dt.date, r
         errors[field] = _("cannot be in the future")
 
 
-def _locked(model, obj):
-    """The row as it is now, locked; the audit chain's lock is taken first (see audit.lock_chain)."""
-    audit.lock_chain()
-    return model.objects.select_for_update().get(pk=obj.pk)
-
-
-def _copy_back(source, target) -> None:
-    for field in type(source)._meta.concrete_fields:
-        setattr(target, field.attname, getattr(source, field.attname))
 
 
 # The census --------------------------------------------------------------------------------------
@@ -135,7 +126,7 @@ def add_factor(actor: User, census: Census, *, kind: str, location: str, descrip
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        current = _locked(Census, census)
+        current = common.locked_row(Census, census)
         if current.status != C.IN_PROGRESS:
             raise InvalidTransition(_("the census changed meanwhile; reload and try again"))
         factor = HiddenFactor.objects.create(census=current, kind=kind, location=location, description=description)
@@ -167,7 +158,7 @@ def set_treatment(actor: User, factor: HiddenFactor, treatment: str, *, treated_
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        current = _locked(HiddenFactor, factor)
+        current = common.locked_row(HiddenFactor, factor)
         census_now = Census.objects.get(pk=current.census_id)
         if census_now.status == C.FALSIFIED or current.treatment != factor.treatment:
             raise InvalidTransition(_("the factor changed meanwhile; reload and try again"))
@@ -179,7 +170,7 @@ def set_treatment(actor: User, factor: HiddenFactor, treatment: str, *, treated_
         current.save(update_fields=["treatment", "treatment_note", "treated_on"])
         old, new = audit.diff(before, audit.snapshot(current, ["treatment", "treatment_note", "treated_on"]))
         audit.record(actor, AuditEvent.Action.TRANSITION, current, before=old, after=new)
-    _copy_back(current, factor)
+    common.copy_back(current, factor)
     return factor
 
 
@@ -196,7 +187,7 @@ def complete_census(actor: User, census: Census, *, completed_on: dt.date, repor
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        current = _locked(Census, census)
+        current = common.locked_row(Census, census)
         if current.status != C.IN_PROGRESS:
             raise InvalidTransition(_("the census changed meanwhile; reload and try again"))
         current.status, current.completed_on, current.report_summary = C.COMPLETED, completed_on, report_summary
@@ -206,7 +197,7 @@ def complete_census(actor: User, census: Census, *, completed_on: dt.date, repor
         if not common.is_regulator(actor, census.mine):  # the county reviews what the enterprise filed
             notify.send(_("Hidden-factor census completed: %(m)s") % {"m": census.mine.name},
                         census.provider, census_link(current), organisations=regulator_organisations(census.mine))
-    _copy_back(current, census)
+    common.copy_back(current, census)
     return census
 
 
@@ -224,7 +215,7 @@ def mark_falsified(actor: User, census: Census, *, note: str, accountability: st
         raise ValidationError(errors)
     today = timezone.localdate()
     with transaction.atomic():
-        current = _locked(Census, census)
+        current = common.locked_row(Census, census)
         if current.status != C.COMPLETED:
             raise InvalidTransition(_("the census changed meanwhile; reload and try again"))
         current.status, current.falsification_note, current.accountability = C.FALSIFIED, note, accountability
@@ -238,7 +229,7 @@ def mark_falsified(actor: User, census: Census, *, note: str, accountability: st
         notify.send(_("Hidden-factor census found falsified: %(m)s; a new census is required") % {
             "m": census.mine.name}, note, census_link(current),
             organisations=[census.mine.enterprise.organisation, *regulator_organisations(census.mine)])
-    _copy_back(current, census)
+    common.copy_back(current, census)
     return census
 
 

@@ -80,15 +80,6 @@ def _past_date(errors: dict, name: str, day: dt.date | None, message: str, not_b
         errors[name] = _("is before %(what)s (%(d)s)") % {"what": not_before_what, "d": not_before}
 
 
-def _locked(model, obj):
-    """The row as it is now, locked; the audit chain's lock is taken first (see audit.lock_chain)."""
-    audit.lock_chain()
-    return model.objects.select_for_update().get(pk=obj.pk)
-
-
-def _copy_back(source, target) -> None:
-    for f in type(source)._meta.concrete_fields:
-        setattr(target, f.attname, getattr(source, f.attname))
 
 
 def _transition(actor, obj, old: str, changes: dict) -> None:
@@ -181,7 +172,7 @@ def decide(actor: User, decision: DisposalDecision, *, decided_on: dt.date | Non
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        current = _locked(DisposalDecision, decision)
+        current = common.locked_row(DisposalDecision, decision)
         if current.status != D.PROPOSED:
             raise InvalidTransition(_("the decision changed meanwhile; reload and try again"))
         _transition(actor, current, D.PROPOSED, {"status": D.IN_PROGRESS, "decided_on": decided_on,
@@ -189,7 +180,7 @@ def decide(actor: User, decision: DisposalDecision, *, decided_on: dt.date | Non
         _tell_enterprise(decision.mine, _("Disposal decided for %(m)s: %(c)s by %(d)s") % {
             "m": decision.mine.name, "c": current.get_category_display(), "d": current.deadline},
             f"{decision_ref} · {ground_label(current.ground)}", decision_link(current))
-    _copy_back(current, decision)
+    common.copy_back(current, decision)
     return decision
 
 
@@ -208,7 +199,7 @@ def complete_decision(actor: User, decision: DisposalDecision, *, completed_on: 
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        current = _locked(DisposalDecision, decision)
+        current = common.locked_row(DisposalDecision, decision)
         if current.status != D.IN_PROGRESS:
             raise InvalidTransition(_("the decision changed meanwhile; reload and try again"))
         _transition(actor, current, D.IN_PROGRESS, {"status": D.COMPLETED, "completed_on": completed_on,
@@ -216,7 +207,7 @@ def complete_decision(actor: User, decision: DisposalDecision, *, completed_on: 
         if close_mine:
             _close_in_registry(actor, decision.mine, completed_on, _("closed by disposal decision %(r)s") % {
                 "r": current.decision_ref}, "completed_on")
-    _copy_back(current, decision)
+    common.copy_back(current, decision)
     return decision
 
 
@@ -231,7 +222,7 @@ def revoke_decision(actor: User, decision: DisposalDecision, *, reason: str) -> 
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        current = _locked(DisposalDecision, decision)
+        current = common.locked_row(DisposalDecision, decision)
         old = current.status
         if old not in OPEN_DECISIONS:
             raise InvalidTransition(_("the decision changed meanwhile; reload and try again"))
@@ -239,7 +230,7 @@ def revoke_decision(actor: User, decision: DisposalDecision, *, reason: str) -> 
         if old == D.IN_PROGRESS:  # the enterprise was told of the decision: tell it the decision is gone
             _tell_enterprise(decision.mine, _("Disposal decision for %(m)s revoked") % {"m": decision.mine.name},
                              reason, decision_link(current))
-    _copy_back(current, decision)
+    common.copy_back(current, decision)
     return decision
 
 
@@ -334,11 +325,11 @@ def start_pond_works(actor: User, plan: PondClosurePlan, *, works_started_on: dt
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        current = _locked(PondClosurePlan, plan)
+        current = common.locked_row(PondClosurePlan, plan)
         if current.status != P.PLANNED:
             raise InvalidTransition(_("the plan changed meanwhile; reload and try again"))
         _transition(actor, current, P.PLANNED, {"status": P.IN_PROGRESS, "works_started_on": works_started_on})
-    _copy_back(current, plan)
+    common.copy_back(current, plan)
     return plan
 
 
@@ -354,7 +345,7 @@ def close_pond(actor: User, plan: PondClosurePlan, *, closed_on: dt.date | None,
         raise ValidationError(errors)
     note = (note or "").strip()
     with transaction.atomic():
-        current = _locked(PondClosurePlan, plan)
+        current = common.locked_row(PondClosurePlan, plan)
         if current.status != P.IN_PROGRESS:
             raise InvalidTransition(_("the plan changed meanwhile; reload and try again"))
         changes = {"status": P.CLOSED, "closed_on": closed_on}
@@ -363,7 +354,7 @@ def close_pond(actor: User, plan: PondClosurePlan, *, closed_on: dt.date | None,
         _transition(actor, current, P.IN_PROGRESS, changes)
         _close_in_registry(actor, plan.pond, closed_on, _("tailings pond closed (闭库), acceptance %(d)s") % {
             "d": closed_on}, "closed_on")
-    _copy_back(current, plan)
+    common.copy_back(current, plan)
     return plan
 
 
@@ -530,7 +521,7 @@ def _advance_project(actor: User, project: UpgradeProject, old: str, new: str, *
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        current = _locked(UpgradeProject, project)
+        current = common.locked_row(UpgradeProject, project)
         if current.status != old:
             raise InvalidTransition(_("the project changed meanwhile; reload and try again"))
         changes: dict = {}
@@ -549,7 +540,7 @@ def _advance_project(actor: User, project: UpgradeProject, old: str, new: str, *
             current.save(update_fields=list(changes))
             action = AuditEvent.Action.TRANSITION if new != old else AuditEvent.Action.UPDATE
             audit.record(actor, action, current, before=before, after=changes)
-    _copy_back(current, project)
+    common.copy_back(current, project)
     return project
 
 

@@ -309,7 +309,8 @@ def form_data(**overrides) -> dict:
             for k, v in parts(**overrides).items()}
 
 
-def test_the_whole_loop_through_the_pages(client, personas):
+def test_the_whole_loop_through_the_pages(client, personas, settings):
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # the refusal is read in English
     client.force_login(personas.ent_a)
     page = client.get("/operations/suspension-reports/new/")
     assert page.status_code == 200 and personas.mine_a.name in page.content.decode()
