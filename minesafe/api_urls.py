@@ -10,6 +10,9 @@ from minesafe.monitoring.watch_api import ExplosivesUploadView, MeterUploadView,
 from minesafe.operations import api_routes_disposal as disposal_routes
 from minesafe.operations import api_routes_resumption as resumption_routes
 from minesafe.operations import api_routes_suspension as suspension_routes
+from minesafe.personnel import api_routes_activities as activity_routes
+from minesafe.personnel import api_routes_certificates as certificate_routes
+from minesafe.personnel import api_routes_people as people_routes
 from minesafe.registry import api as registry_api
 
 router = DefaultRouter()
@@ -35,6 +38,8 @@ router.register("quarantine", monitoring_api.QuarantineViewSet, basename="quaran
 router.register("production-flags", ProductionFlagViewSet, basename="productionflag")
 router.register("public/leaders", registry_api.PublicLeaderViewSet, basename="public-leader")
 for routes in (suspension_routes, resumption_routes, disposal_routes):  # the operations app's parts
+    routes.register(router)
+for routes in (people_routes, certificate_routes, activity_routes):  # the personnel app's parts
     routes.register(router)
 
 urlpatterns = [

@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "minesafe.hazards",
     "minesafe.monitoring",
     "minesafe.operations",
+    "minesafe.personnel",
     "minesafe.web",
 ]
 
@@ -194,6 +195,13 @@ SPECTACULAR_SETTINGS = {
         "ControlRecordKindEnum": "minesafe.operations.models.ControlRecord.Kind",
         "HiddenFactorKindEnum": "minesafe.operations.models.HiddenFactor.Kind",
         "UpgradeProjectKindEnum": "minesafe.operations.models.UpgradeProject.Kind",
+        "CertificateStateEnum": "minesafe.personnel.certificates.State",
+        "ProviderStandingEnum": "minesafe.personnel.models.TrainingProvider.Standing",
+        "TrainingKindEnum": "minesafe.personnel.models.TrainingRecord.Kind",
+        "EducationEnum": "minesafe.personnel.models.Education",
+        "PeopleFlagKindEnum": "minesafe.personnel.people.FlagKind",
+        "DrillKindEnum": "minesafe.personnel.models.Drill.Kind",
+        "MiningTeamModeEnum": "minesafe.personnel.models.MiningTeam.Mode",
         "HazardStatusEnum": "minesafe.hazards.models.Hazard.Status",
         "AttachmentKindEnum": "minesafe.hazards.models.HazardAttachment.Kind",
         "OrganisationKindEnum": "minesafe.core.models.Organisation.Kind",

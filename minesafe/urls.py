@@ -10,5 +10,6 @@ urlpatterns = [
     path("", include("minesafe.hazards.urls")),
     path("", include("minesafe.monitoring.urls")),
     path("", include("minesafe.operations.urls")),
+    path("", include("minesafe.personnel.urls")),
     path("", include("minesafe.web.urls")),
 ]

@@ -108,6 +108,13 @@ COMPUTED_CHECKS = {
     "monitoring_connected": check_monitoring,
     "no_open_production_flag": check_no_open_production_flag,
 }
+
+
+def register_check(name: str, check) -> None:
+    """Let another app judge a checklist item from its data (the personnel app: the chiefs' exams)."""
+    COMPUTED_CHECKS[name] = check
+
+
 # Items whose evidence the enterprise does not see (signs of production are covert until inspected).
 COVERT_ITEMS = {"no_open_production_flag"}
 

@@ -19,6 +19,7 @@ from minesafe.core.validators import CREDIT_ALPHABET, credit_code_check_char, or
 from minesafe.monitoring.demo import MonitoringSummary, seed_monitoring
 from minesafe.monitoring.models import Sensor
 from minesafe.operations.demo import OperationsSummary, seed_operations
+from minesafe.personnel.demo import PeopleSummary, seed_people
 from minesafe.registry import services as registry
 from minesafe.registry.models import (
     Enterprise,
@@ -71,6 +72,7 @@ class DemoSummary:
     logins: list[DemoLogin] = field(default_factory=list)
     monitoring: MonitoringSummary | None = None
     operations: OperationsSummary | None = None
+    people: PeopleSummary | None = None
 
 
 DEMO_USERNAMES = ["admin", "city", "kuancheng", "xinglong", "ziranziyuan", "gongdian", "gongan", "qiye_kc",
@@ -350,6 +352,7 @@ def seed_demo(seed: int = 2026, months: int = 24, scale: float = 1.0, monitoring
     if monitoring:
         summary.monitoring = seed_monitoring(seed=seed)
     summary.operations = seed_operations(seed)  # after monitoring: it avoids mines with signs of production
+    summary.people = seed_people(seed)  # after operations: a failed exam blocks one resumption application
     return summary
 
 

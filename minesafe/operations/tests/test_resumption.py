@@ -20,7 +20,7 @@ from minesafe.registry.models import Mine
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()
-MANUAL = ["chiefs_examined", "rectified", "equipment_tested", "training"]
+MANUAL = ["technical_examined", "rectified", "equipment_tested", "training"]
 
 
 @pytest.fixture
@@ -43,6 +43,22 @@ def census(mine, actor, *, treated=True, status=Census.Status.COMPLETED) -> Cens
                                 treatment="treated" if treated else "treating",
                                 treated_on=TODAY - dt.timedelta(3) if treated else None)
     return c
+
+
+def examined_chief(mine, personas, *, passed=True):
+    """The mine manager, examined at an inspection (逢查必考): the personnel app judges that item."""
+    from decimal import Decimal
+
+    from minesafe.personnel.models import Appointment, Exam, Person
+
+    chief = Person.objects.create(mine=mine, name="王建国", id_number="130827197001010011", education="bachelor",
+                                  specialty="采矿工程", core_specialty=True, frontline_years=Decimal(20),
+                                  created_by=personas.city)
+    Appointment.objects.create(person=chief, mine=mine, post="mine_manager", start_date=TODAY - dt.timedelta(400),
+                               created_by=personas.city)
+    Exam.objects.create(person=chief, mine=mine, post="mine_manager", examiner=personas.inspector,
+                        held_on=TODAY - dt.timedelta(10), score=Decimal(90 if passed else 50), passed=passed)
+    return chief
 
 
 def connect(mine, personas):
@@ -79,6 +95,7 @@ def test_apply_refusals_change_nothing(personas, suspended):
 def test_a_failed_item_refuses_then_a_new_application_passes(personas, suspended):
     connect(suspended, personas)
     census(suspended, personas.ent_a)
+    examined_chief(suspended, personas)
     application = resumption.apply(personas.ent_a, suspended, planned_resumption=TODAY, statement="已整改完毕")
     with pytest.raises(PermissionDenied):
         resumption.start_check(personas.county_b, application, team="兴隆县验收组")
@@ -88,7 +105,7 @@ def test_a_failed_item_refuses_then_a_new_application_passes(personas, suspended
     assert application.status == "checking"
     computed = {i.code: i.result for i in application.items.filter(computed=True)}
     assert computed == {"census": "passed", "no_major_hazard": "passed", "licence": "passed",
-                        "monitoring": "passed", "no_production_signal": "passed"}
+                        "monitoring": "passed", "no_production_signal": "passed", "chiefs_examined": "passed"}
     # The team: a pass needs evidence, a failure its reason; computed items are not judged by hand.
     with pytest.raises(ValidationError):
         resumption.record_item(personas.county_a, item(application, "training"), passed=True, evidence=" ")
@@ -142,7 +159,9 @@ def test_the_census_is_a_precondition_and_data_items_follow_the_data(personas, s
         resumption.record_item(personas.county_a, item(application, "training"), passed=True, evidence="记录")
     assert "precondition" in str(blocked.value)
     # The data changes: the factor is treated, the hazard closed, the flag examined.
+    assert results["chiefs_examined"][0] == "failed"  # nobody examined yet
     HiddenFactor.objects.update(treatment="treated", treated_on=TODAY)
+    examined_chief(suspended, personas)
     Hazard.objects.filter(pk=hazard.pk).update(status=Hazard.Status.CLOSED)
     ProductionFlag.objects.update(status="dismissed")
     resumption.refresh_computed(application)
@@ -190,6 +209,7 @@ def test_the_api_runs_the_same_procedure_and_is_scoped(personas, suspended):
 
     connect(suspended, personas)
     census(suspended, personas.ent_a)
+    examined_chief(suspended, personas)
     bad = api(personas.ent_a).post("/api/v1/resumption-applications/", {
         "mine": suspended.pk, "planned_resumption": TODAY.isoformat(), "statement": ""}, format="json")
     assert bad.status_code == 400 and "statement" in bad.json()
@@ -218,3 +238,17 @@ def test_the_api_runs_the_same_procedure_and_is_scoped(personas, suspended):
     listed = api(personas.ent_a).get("/api/v1/resumption-applications/").json()
     assert [a["id"] for a in listed.get("results", listed)] == [pk]
     assert api(personas.ent_b).get("/api/v1/resumption-applications/").json().get("results", []) == []
+
+
+def test_a_failed_chief_blocks_resumption(personas, suspended):
+    connect(suspended, personas)
+    census(suspended, personas.ent_a)
+    examined_chief(suspended, personas, passed=False)
+    application = resumption.start_check(personas.county_a, resumption.apply(
+        personas.ent_a, suspended, planned_resumption=TODAY, statement="申请复产"), team="验收组")
+    chiefs = item(application, "chiefs_examined")
+    assert chiefs.result == "failed" and "王建国" in chiefs.reason
+    for code in MANUAL:
+        resumption.record_item(personas.county_a, item(application, code), passed=True, evidence="记录齐全")
+    assert resumption.decide(personas.county_a, application).status == "refused"
+    assert Mine.objects.get(pk=suspended.pk).status == "suspended"

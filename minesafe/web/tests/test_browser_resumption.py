@@ -16,7 +16,7 @@ from minesafe.registry.models import Mine
 from .conftest import ARTIFACTS, log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, available_apps=settings.INSTALLED_APPS)]
-MANUAL = ["chiefs_examined", "rectified", "equipment_tested", "training"]
+MANUAL = ["technical_examined", "rectified", "equipment_tested", "training"]
 
 
 def ready_suspended_mine(personas) -> Mine:
@@ -38,6 +38,9 @@ def ready_suspended_mine(personas) -> Mine:
     gateway, _token = monitoring.create_gateway(personas.city, mine, "网关")
     sensor = monitoring.create_sensor(personas.city, mine, code="CO-01", name="一氧化碳", kind="co", gateway=gateway)
     type(sensor).objects.filter(pk=sensor.pk).update(last_received_at=timezone.now())
+    from minesafe.operations.tests.test_resumption import examined_chief
+
+    examined_chief(mine, personas)
     mine.refresh_from_db()
     return mine
 
