@@ -4,8 +4,8 @@ from django.core.exceptions import PermissionDenied
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from minesafe.core import audit
 from minesafe.core.models import User
+from minesafe.core.rows import copy_back, locked_row  # noqa: F401  (re-exported for the app's services)
 from minesafe.core.scoping import is_city
 from minesafe.core.services import active_catalogue
 from minesafe.registry.models import Mine
@@ -45,14 +45,3 @@ def require_department(user: User, unit_code: str) -> None:
     if not (user.role == R.DEPARTMENT and user.organisation_id and user.organisation.unit_code == unit_code):
         raise PermissionDenied(_("only the responsible department may record this"))
 
-
-def locked_row(model, obj):
-    """The row as it is now, locked; the audit chain's lock is taken first (see audit.lock_chain)."""
-    audit.lock_chain()
-    return model.objects.select_for_update().get(pk=obj.pk)
-
-
-def copy_back(source, target) -> None:
-    """Refresh the caller's instance from the locked, changed row."""
-    for field in type(source)._meta.concrete_fields:
-        setattr(target, field.attname, getattr(source, field.attname))

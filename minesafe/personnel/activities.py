@@ -32,6 +32,7 @@ from django.utils.translation import gettext as _
 from minesafe.core import audit, notify
 from minesafe.core.errors import DomainError
 from minesafe.core.models import AuditEvent, Organisation, User
+from minesafe.core.rows import copy_back
 from minesafe.core.scoping import is_city
 from minesafe.core.validators import credit_code_error
 from minesafe.registry.models import Mine, MineAssignment
@@ -358,7 +359,7 @@ def update_question(actor: User, question: ExamQuestion, *, post: str, text: str
         old, new = audit.diff(before, common.snapshot(current, QUESTION_FIELDS))
         if new:
             audit.record(actor, AuditEvent.Action.UPDATE, current, before=old, after=new)
-    _copy_back(current, question)
+    copy_back(current, question)
     return question
 
 
@@ -373,13 +374,9 @@ def set_question_active(actor: User, question: ExamQuestion, active: bool) -> Ex
             current.save(update_fields=["active"])
             audit.record(actor, AuditEvent.Action.UPDATE, current, before={"active": not current.active},
                          after={"active": current.active})
-    _copy_back(current, question)
+    copy_back(current, question)
     return question
 
-
-def _copy_back(source, target) -> None:
-    for field in type(source)._meta.concrete_fields:
-        setattr(target, field.attname, getattr(source, field.attname))
 
 
 def question_pool(post: str):
@@ -658,7 +655,7 @@ def end_project(actor: User, project: OutsourcedProject, *, end_date: dt.date) -
         current.end_date = end_date
         current.save(update_fields=["end_date"])
         audit.record(actor, AuditEvent.Action.UPDATE, current, before=before, after={"end_date": end_date})
-    _copy_back(current, project)
+    copy_back(current, project)
     return project
 
 

@@ -32,12 +32,14 @@ from openpyxl.styles import Font, PatternFill
 from minesafe.core import audit, notify
 from minesafe.core.errors import InvalidTransition
 from minesafe.core.models import AuditEvent, User
+from minesafe.core.rows import copy_back
 from minesafe.core.validators import resident_id_error
 from minesafe.registry.excel import (
     ImportFileError,
     ImportResult,
     RowError,
     check_upload,
+    parse_date,
     read_rows,
     safe_cell,
 )
@@ -287,10 +289,6 @@ def _locked(cert: Certificate) -> Certificate:
     return Certificate.objects.select_for_update().select_related("person__mine__enterprise").get(pk=cert.pk)
 
 
-def _copy_back(source: Certificate, target: Certificate) -> None:
-    for field in Certificate._meta.concrete_fields:
-        setattr(target, field.attname, getattr(source, field.attname))
-
 
 def _require_current(cert: Certificate, today: dt.date, doing: str) -> None:
     if cert.revoked:
@@ -332,7 +330,7 @@ def record_review(actor: User, cert: Certificate, *, reviewed_on: dt.date,
             after["extended_review_condition"] = rules().extended_condition
         audit.record(actor, AuditEvent.Action.TRANSITION, current, before=before, after=after,
                      object_repr=_audit_repr(current))
-    _copy_back(current, cert)
+    copy_back(current, cert)
     return cert
 
 
@@ -366,7 +364,7 @@ def renew_certificate(actor: User, cert: Certificate, *, renewed_on: dt.date,
         current.save(update_fields=fields)
         audit.record(actor, AuditEvent.Action.TRANSITION, current, before=before,
                      after=_audit_data(current, fields), object_repr=_audit_repr(current))
-    _copy_back(current, cert)
+    copy_back(current, cert)
     return cert
 
 
@@ -393,7 +391,7 @@ def revoke_certificate(actor: User, cert: Certificate, *, reason: str) -> Certif
         notify.send(_("Special-operation certificate revoked: %(p)s (%(m)s)") % {
             "p": current.person.name, "m": mine.name}, reason, certificate_link(current),
             organisations=[mine.enterprise.organisation])
-    _copy_back(current, cert)
+    copy_back(current, cert)
     return cert
 
 
@@ -648,19 +646,6 @@ def _cell_text(value) -> str:
     return str(value).strip()
 
 
-def _cell_date(value) -> dt.date | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    text = str(value).strip().replace("/", "-").replace(".", "-")
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise ValueError(_("not a real date (use YYYY-MM-DD)")) from None
-
 
 @dataclass
 class _Row:
@@ -759,7 +744,7 @@ def _check_rows(mine: Mine, header: list[str], index: dict[str, int], body, resu
         dates = {}
         for key in ("issued_on", "expires_on", "last_review_on"):
             try:
-                dates[key] = _cell_date(cells[key])
+                dates[key] = parse_date(cells[key])
             except ValueError as exc:
                 fail(number_row, key, cells[key], exc)
                 dates[key] = None

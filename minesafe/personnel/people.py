@@ -31,6 +31,7 @@ from django.utils.translation import gettext_lazy
 from minesafe.core import audit, notify
 from minesafe.core.errors import DomainError, InvalidTransition
 from minesafe.core.models import AuditEvent, Organisation, Region, User
+from minesafe.core.rows import copy_back
 from minesafe.core.validators import resident_id_error
 from minesafe.registry.models import Mine
 from minesafe.registry.services import add_months
@@ -254,10 +255,6 @@ def _lock_mine(mine: Mine) -> None:
     list(Mine.objects.select_for_update().filter(pk=mine.pk).order_by().values_list("pk"))
 
 
-def _copy_back(source, target) -> None:
-    for f in type(source)._meta.concrete_fields:
-        setattr(target, f.attname, getattr(source, f.attname))
-
 
 # People ------------------------------------------------------------------------------------------
 def create_person(actor: User, mine: Mine, *, name: str, id_number: str, education: str, frontline_years,
@@ -306,7 +303,7 @@ def update_person(actor: User, person: Person, changes: dict) -> Person:
         masked_after = common.snapshot(current, PERSON_FIELDS)
         audit.record(actor, AuditEvent.Action.UPDATE, current, before={k: masked_before[k] for k in changed},
                      after={k: masked_after[k] for k in changed})
-    _copy_back(current, person)
+    copy_back(current, person)
     return person
 
 
@@ -342,7 +339,7 @@ def deactivate_person(actor: User, person: Person, *, reason: str, left_on: dt.d
         current.save(update_fields=["active"])
         audit.record(actor, AuditEvent.Action.TRANSITION, current, before={"active": True},
                      after={"active": False, "reason": reason, "left_on": left_on.isoformat()})
-    _copy_back(current, person)
+    copy_back(current, person)
     return person
 
 
@@ -360,7 +357,7 @@ def reactivate_person(actor: User, person: Person) -> Person:
         current.active = True
         current.save(update_fields=["active"])
         audit.record(actor, AuditEvent.Action.TRANSITION, current, before={"active": False}, after={"active": True})
-    _copy_back(current, person)
+    copy_back(current, person)
     return person
 
 
@@ -452,7 +449,7 @@ def end_appointment(actor: User, appointment: Appointment, end_date: dt.date, re
         current.save(update_fields=["end_date", "end_reason"])
         audit.record(actor, AuditEvent.Action.TRANSITION, current, before={"end_date": None},
                      after={"end_date": end_date.isoformat(), "end_reason": reason})
-    _copy_back(current, appointment)
+    copy_back(current, appointment)
     return appointment
 
 

@@ -916,7 +916,7 @@ def test_the_bank_page_adds_edits_and_deactivates_questions(client, personas):
         "action": "edit", "edit-post": "", "edit-text": "入井前须?", "edit-options": "A. 登记\nB. 不登记",
         "edit-answer": "C"})
     assert response.status_code == 200 and fresh(question).answer == "A"  # refused on the form
-    assert "one of the options" in str(response.context["form"].errors["answer"])
+    assert response.context["form"].errors["answer"]  # refused on the answer field
     browser.post(f"/personnel/exam-questions/{question.pk}/", {"action": "toggle"})
     assert not fresh(question).active
     ent = web_client(client.__class__(), personas, "ent_a")
@@ -949,10 +949,10 @@ def test_the_exam_page_refuses_with_a_reason(client, personas):
     chief = person(personas, personas.mine_a2, "李矿长", "mine_manager")
     browser = web_client(client, personas, "inspector")
     empty = browser.get(f"/personnel/exams/take/{chief.pk}/")
-    assert empty.status_code == 200 and empty.context["form"] is None and "no question" in empty.context["refusal"]
+    assert empty.status_code == 200 and empty.context["form"] is None and empty.context["refusal"]
     bank(personas, 2)
     unappointed = browser.get(f"/personnel/exams/take/{nobody.pk}/")
-    assert "no open appointment" in unappointed.context["refusal"]
+    assert unappointed.context["refusal"] and unappointed.context["form"] is None
     other = person(personas, personas.mine_a, "王矿长", "mine_manager")
     assert browser.get(f"/personnel/exams/take/{other.pk}/").status_code == 404  # not the inspector's mine
     department = web_client(client.__class__(), personas, "department")
@@ -1012,7 +1012,7 @@ def test_the_plan_and_contractor_forms_show_refusals(client, personas):
         "project-scope": "掘进", "project-underground": "on", "project-labour_dispatch": "on",
         "project-start_date": "2026-01-01"})
     assert response.status_code == 200 and not OutsourcedProject.objects.exists()
-    assert "prohibited" in str(response.context["project_form"].errors["labour_dispatch"])
+    assert response.context["project_form"].errors["labour_dispatch"]
     response = browser.post(f"/personnel/mines/{personas.mine_a.pk}/contractors/", {
         "action": "team", "team-mode": M.OWN_TEAM, "team-since": "2025-01-01"})
     assert response.status_code == 302 and MiningTeam.objects.get().mode == M.OWN_TEAM

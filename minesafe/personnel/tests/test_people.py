@@ -635,7 +635,7 @@ def test_exports_are_scoped_and_always_masked(client, world, persona, fmt):
         lines = text.strip().splitlines()[1:]
         codes = {line.split(",")[2] for line in lines}
     else:
-        sheet = load_workbook(io.BytesIO(response.content))["Compliance"]
+        sheet = load_workbook(io.BytesIO(response.content)).worksheets[0]
         rows = list(sheet.iter_rows(min_row=2, values_only=True))
         codes = {row[2] for row in rows}
         text = json.dumps(rows, ensure_ascii=False, default=str)
@@ -657,12 +657,13 @@ def test_the_compliance_page_and_export_filter_by_county_and_overdue(client, wor
     freeze(monkeypatch, dt.date(2025, 6, 1))
     assert web.get("/personnel/people/compliance/?overdue=1").context["rows"] == []
     sheet = load_workbook(io.BytesIO(web.get(
-        f"/personnel/people/compliance.xlsx?county={world.county_a_region.code}").content))["Flags"]
+        f"/personnel/people/compliance.xlsx?county={world.county_a_region.code}").content)).worksheets[1]
     flagged = {row[2] for row in sheet.iter_rows(min_row=2, values_only=True)}
     assert flagged == {world.mine_a.code, world.mine_a2.code, world.pond_a.code}  # absent deputies, county A
 
 
-def test_the_enterprise_keeps_its_ledger_on_the_pages(client, personas):
+def test_the_enterprise_keeps_its_ledger_on_the_pages(client, personas, settings):
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # the refusals are read in English
     web = web_client(client, personas, "ent_a")
     page = f"/personnel/mines/{personas.mine_a.pk}/people/"
     html = web.get(page).content.decode()
@@ -702,7 +703,8 @@ def test_the_enterprise_keeps_its_ledger_on_the_pages(client, personas):
         list(AuditEvent.objects.values("before", "after")), ensure_ascii=False)
 
 
-def test_a_refused_appointment_shows_the_qualification_reasons_on_the_form(client, personas):
+def test_a_refused_appointment_shows_the_qualification_reasons_on_the_form(client, personas, settings):
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # the reasons are read in English
     p = weak(personas)
     web = web_client(client, personas, "county_a")
     response = web.post(f"/personnel/mines/{personas.mine_a.pk}/people/", {
