@@ -2,6 +2,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from minesafe.enforcement import api_routes as enforcement_routes
 from minesafe.hazards import api as hazards_api
 from minesafe.monitoring import api as monitoring_api
 from minesafe.monitoring.forecast_api import ForecastView
@@ -14,6 +15,7 @@ from minesafe.personnel import api_routes_activities as activity_routes
 from minesafe.personnel import api_routes_certificates as certificate_routes
 from minesafe.personnel import api_routes_people as people_routes
 from minesafe.registry import api as registry_api
+from minesafe.tipoffs import api_routes as tipoff_routes
 
 router = DefaultRouter()
 router.register("regions", registry_api.RegionViewSet, basename="region")
@@ -41,6 +43,8 @@ for routes in (suspension_routes, resumption_routes, disposal_routes):  # the op
     routes.register(router)
 for routes in (people_routes, certificate_routes, activity_routes):  # the personnel app's parts
     routes.register(router)
+enforcement_routes.register(router)
+tipoff_routes.register(router)
 
 urlpatterns = [
     path("telemetry", TelemetryView.as_view(), name="telemetry"),

@@ -84,6 +84,8 @@ INSTALLED_APPS = [
     "minesafe.monitoring",
     "minesafe.operations",
     "minesafe.personnel",
+    "minesafe.enforcement",
+    "minesafe.tipoffs",
     "minesafe.web",
 ]
 
@@ -202,6 +204,12 @@ SPECTACULAR_SETTINGS = {
         "PeopleFlagKindEnum": "minesafe.personnel.people.FlagKind",
         "DrillKindEnum": "minesafe.personnel.models.Drill.Kind",
         "MiningTeamModeEnum": "minesafe.personnel.models.MiningTeam.Mode",
+        "RewardSeverityEnum": "minesafe.tipoffs.models.Reward.Severity",
+        "TipoffStatusEnum": "minesafe.tipoffs.models.Tipoff.Status",
+        "TipoffCategoryEnum": "minesafe.tipoffs.models.Tipoff.Category",
+        "RewardStatusEnum": "minesafe.tipoffs.models.Reward.Status",
+        "AccidentKindEnum": "minesafe.enforcement.models.AccidentKind",
+        "FollowUpTaskKindEnum": "minesafe.enforcement.models.FollowUpTask.Kind",
         "HazardStatusEnum": "minesafe.hazards.models.Hazard.Status",
         "AttachmentKindEnum": "minesafe.hazards.models.HazardAttachment.Kind",
         "OrganisationKindEnum": "minesafe.core.models.Organisation.Kind",

@@ -11,5 +11,7 @@ urlpatterns = [
     path("", include("minesafe.monitoring.urls")),
     path("", include("minesafe.operations.urls")),
     path("", include("minesafe.personnel.urls")),
+    path("", include("minesafe.enforcement.urls")),
+    path("", include("minesafe.tipoffs.urls")),
     path("", include("minesafe.web.urls")),
 ]

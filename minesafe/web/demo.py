@@ -16,6 +16,7 @@ from minesafe.core import audit
 from minesafe.core.models import Organisation, Region, User
 from minesafe.core.services import bootstrap_reference_data
 from minesafe.core.validators import CREDIT_ALPHABET, credit_code_check_char, org_code_check_char
+from minesafe.enforcement.demo_accidents import AccidentSummary, seed_accidents
 from minesafe.monitoring.demo import MonitoringSummary, seed_monitoring
 from minesafe.monitoring.models import Sensor
 from minesafe.operations.demo import OperationsSummary, seed_operations
@@ -73,6 +74,7 @@ class DemoSummary:
     monitoring: MonitoringSummary | None = None
     operations: OperationsSummary | None = None
     people: PeopleSummary | None = None
+    accidents: AccidentSummary | None = None
 
 
 DEMO_USERNAMES = ["admin", "city", "kuancheng", "xinglong", "ziranziyuan", "gongdian", "gongan", "qiye_kc",
@@ -353,6 +355,7 @@ def seed_demo(seed: int = 2026, months: int = 24, scale: float = 1.0, monitoring
         summary.monitoring = seed_monitoring(seed=seed)
     summary.operations = seed_operations(seed)  # after monitoring: it avoids mines with signs of production
     summary.people = seed_people(seed)  # after operations: a failed exam blocks one resumption application
+    summary.accidents = seed_accidents()
     return summary
 
 
