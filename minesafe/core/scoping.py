@@ -47,3 +47,9 @@ class ScopedQuerySet(QuerySet):
 
     def visible_to(self, user) -> "ScopedQuerySet":
         return self.filter(scope_q(user, self.scope_paths))
+
+
+def scoped_through(path: str) -> type[ScopedQuerySet]:
+    """A scoped queryset for records that reach their mine through `path` (e.g. "census__mine")."""
+    return type(f"ScopedThrough_{path}", (ScopedQuerySet,), {"scope_paths": ScopePaths(
+        county=f"{path}__county_id", organisation=f"{path}__enterprise__organisation_id", mine=f"{path}_id")})

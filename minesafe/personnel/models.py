@@ -8,17 +8,11 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from minesafe.core.scoping import ScopedQuerySet, ScopePaths
+from minesafe.core.scoping import scoped_through
 from minesafe.core.validators import validate_resident_id
 from minesafe.registry.models import Mine, MineOwnedQuerySet
 
 USER = settings.AUTH_USER_MODEL
-
-
-def scoped_through(path: str) -> type[ScopedQuerySet]:
-    """A scoped queryset for records that reach their mine through `path` (e.g. "person__mine")."""
-    return type(f"ScopedThrough_{path}", (ScopedQuerySet,), {"scope_paths": ScopePaths(
-        county=f"{path}__county_id", organisation=f"{path}__enterprise__organisation_id", mine=f"{path}_id")})
 
 
 class Education(models.TextChoices):
