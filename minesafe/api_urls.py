@@ -3,7 +3,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import DefaultRouter
 
 from minesafe.enforcement import api_routes as enforcement_routes
+from minesafe.evaluation import api_routes as evaluation_routes
 from minesafe.hazards import api as hazards_api
+from minesafe.inspections import api_routes as inspection_routes
 from minesafe.monitoring import api as monitoring_api
 from minesafe.monitoring.forecast_api import ForecastView
 from minesafe.monitoring.telemetry_api import TelemetryView
@@ -11,10 +13,12 @@ from minesafe.monitoring.watch_api import ExplosivesUploadView, MeterUploadView,
 from minesafe.operations import api_routes_disposal as disposal_routes
 from minesafe.operations import api_routes_resumption as resumption_routes
 from minesafe.operations import api_routes_suspension as suspension_routes
+from minesafe.penalties import api_routes as penalty_routes
 from minesafe.personnel import api_routes_activities as activity_routes
 from minesafe.personnel import api_routes_certificates as certificate_routes
 from minesafe.personnel import api_routes_people as people_routes
 from minesafe.registry import api as registry_api
+from minesafe.thirdparty import api_routes as thirdparty_routes
 from minesafe.tipoffs import api_routes as tipoff_routes
 
 router = DefaultRouter()
@@ -43,8 +47,9 @@ for routes in (suspension_routes, resumption_routes, disposal_routes):  # the op
     routes.register(router)
 for routes in (people_routes, certificate_routes, activity_routes):  # the personnel app's parts
     routes.register(router)
-enforcement_routes.register(router)
-tipoff_routes.register(router)
+for routes in (inspection_routes, penalty_routes, enforcement_routes, thirdparty_routes, tipoff_routes,
+               evaluation_routes):
+    routes.register(router)
 
 urlpatterns = [
     path("telemetry", TelemetryView.as_view(), name="telemetry"),

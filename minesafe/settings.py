@@ -84,8 +84,12 @@ INSTALLED_APPS = [
     "minesafe.monitoring",
     "minesafe.operations",
     "minesafe.personnel",
+    "minesafe.inspections",
+    "minesafe.penalties",
     "minesafe.enforcement",
+    "minesafe.thirdparty",
     "minesafe.tipoffs",
+    "minesafe.evaluation",
     "minesafe.web",
 ]
 

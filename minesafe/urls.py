@@ -11,7 +11,11 @@ urlpatterns = [
     path("", include("minesafe.monitoring.urls")),
     path("", include("minesafe.operations.urls")),
     path("", include("minesafe.personnel.urls")),
+    path("", include("minesafe.inspections.urls")),
+    path("", include("minesafe.penalties.urls")),
     path("", include("minesafe.enforcement.urls")),
+    path("", include("minesafe.thirdparty.urls")),
     path("", include("minesafe.tipoffs.urls")),
+    path("", include("minesafe.evaluation.urls")),
     path("", include("minesafe.web.urls")),
 ]

@@ -220,3 +220,48 @@ class AccidentCase(models.Model):
         if self.date_precision == self.Precision.MONTH:
             return f"{self.occurred_on:%Y-%m}"
         return f"{self.occurred_on:%Y-%m-%d}"
+
+
+class InspectionPlan(models.Model):
+    """The annual inspection plan (年度执法检查计划) of one inspecting body: a county or the city bureau."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        APPROVED = "approved", _("Approved")
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="inspection_plans",
+                                     verbose_name=_("inspecting body"))
+    year = models.PositiveSmallIntegerField(_("year"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-year", "organisation__name"]
+        constraints = [models.UniqueConstraint(fields=["organisation", "year"], name="one_plan_per_body_year")]
+        verbose_name = _("inspection plan")
+        verbose_name_plural = _("inspection plans")
+
+    def __str__(self):
+        return f"{self.organisation} {self.year}"
+
+
+class PlanEntry(models.Model):
+    """One mine in a plan: how many visits a year (by its risk) and by which methods."""
+
+    plan = models.ForeignKey(InspectionPlan, on_delete=models.CASCADE, related_name="entries")
+    mine = models.ForeignKey(Mine, on_delete=models.PROTECT, related_name="plan_entries", verbose_name=_("mine"))
+    visits_per_year = models.PositiveSmallIntegerField(_("visits a year"))
+    # Method values of minesafe.inspections.models.Method the visits must include.
+    methods = models.JSONField(_("methods"), default=list, blank=True)
+
+    objects = MineOwnedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["plan", "mine__code"]
+        constraints = [models.UniqueConstraint(fields=["plan", "mine"], name="one_entry_per_plan_mine")]
+        verbose_name = _("plan entry")
+        verbose_name_plural = _("plan entries")
+
+    def __str__(self):
+        return f"{self.plan}: {self.mine}"
