@@ -81,6 +81,8 @@ class Tipoff(models.Model):
     feedback = models.TextField(_("feedback to the reporter"), blank=True)
     feedback_at = models.DateTimeField(_("feedback given at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    # When the current step's lateness was reported to the city (cleared by every transition).
+    escalated_at = models.DateTimeField(_("reported late to the city"), null=True, blank=True)
 
     objects = TipoffQuerySet.as_manager()
 

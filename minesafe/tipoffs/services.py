@@ -286,10 +286,11 @@ def _transition(actor: User, tipoff: Tipoff, to: str, **changes) -> Tipoff:
         current = locked_row(Tipoff, tipoff)
         if current.status != tipoff.status:
             raise InvalidTransition(_("the report changed meanwhile; reload and try again"))
-        fields = ["status", "due_at", *changes]
+        fields = ["status", "due_at", "escalated_at", *changes]
         before = snapshot(current, fields)
         current.status = to
         current.due_at = step_due(current, to)
+        current.escalated_at = None  # a new step starts its own lateness
         for name, value in changes.items():
             setattr(current, name, value)
         current.save(update_fields=fields)

@@ -33,9 +33,11 @@ def too_many(request, retry_after: int):
 
 
 def private(response):
-    """Pages showing a tracking code or a report's progress are never cached."""
+    """Pages showing a tracking code or a report's progress are never cached, and no other site learns
+    they were visited. Not "no-referrer": browsers then send `Origin: null` with the form's POST, which
+    the CSRF origin check rightly refuses."""
     add_never_cache_headers(response)
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = "same-origin"
     return response
 
 

@@ -8,7 +8,6 @@ import json
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.utils import timezone
 
 from minesafe.core.errors import InvalidTransition
 from minesafe.core.models import AuditEvent
@@ -16,26 +15,12 @@ from minesafe.hazards.models import Hazard, HazardItem
 from minesafe.tipoffs import services
 from minesafe.tipoffs.models import Reward, Tipoff
 
+from .conftest import START
+
 pytestmark = pytest.mark.django_db
 S = Tipoff.Status
 RS = Reward.Status
-START = timezone.make_aware(dt.datetime(2026, 3, 2, 9, 0))
 NAME, PHONE = "张举报", "13812345678"
-
-
-class Clock:
-    def __init__(self):
-        self.now = START
-
-    def advance(self, **delta):
-        self.now += dt.timedelta(**delta)
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    c = Clock()
-    monkeypatch.setattr(timezone, "now", lambda: c.now)
-    return c
 
 
 def report(personas, **overrides) -> Tipoff:

@@ -1,18 +1,15 @@
 """The public form and tracking page (limits, honeypot, too-fast submissions, code secrecy, script in text,
 attachments) and who sees what on the officers' pages and API (the role matrix)."""
 
-import datetime as dt
 import re
 
 import pytest
-from django.utils import timezone
 
 from minesafe.tipoffs import services
 from minesafe.tipoffs.models import Reward, Tipoff
 from minesafe.web.tests.test_scoping import PERSONAS, api_client, web_client
 
 pytestmark = pytest.mark.django_db
-START = timezone.make_aware(dt.datetime(2026, 3, 2, 9, 0))
 NAME, PHONE = "李实名", "13900001111"
 SCRIPT = '<script>alert("x")</script>'
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -20,19 +17,6 @@ PDF = b"%PDF-1.7\n" + b"0" * 64
 NEW, TRACK = "/public/tipoffs/new/", "/public/tipoffs/track/"
 
 
-class Clock:
-    def __init__(self):
-        self.now = START
-
-    def advance(self, **delta):
-        self.now += dt.timedelta(**delta)
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    c = Clock()
-    monkeypatch.setattr(timezone, "now", lambda: c.now)
-    return c
 
 
 def form_data(client, clock, personas, wait: int = 30, **overrides) -> dict:
