@@ -30,6 +30,7 @@ from minesafe.registry.models import (
     MineStatusChange,
     ResponsibleLeader,
 )
+from minesafe.tipoffs.demo import TipoffSummary, seed_tipoffs
 
 DEMO_PASSWORD = "Demo@2026"
 
@@ -75,6 +76,7 @@ class DemoSummary:
     operations: OperationsSummary | None = None
     people: PeopleSummary | None = None
     accidents: AccidentSummary | None = None
+    tipoffs: TipoffSummary | None = None
 
 
 DEMO_USERNAMES = ["admin", "city", "kuancheng", "xinglong", "ziranziyuan", "gongdian", "gongan", "qiye_kc",
@@ -356,6 +358,7 @@ def seed_demo(seed: int = 2026, months: int = 24, scale: float = 1.0, monitoring
     summary.operations = seed_operations(seed)  # after monitoring: it avoids mines with signs of production
     summary.people = seed_people(seed)  # after operations: a failed exam blocks one resumption application
     summary.accidents = seed_accidents()
+    summary.tipoffs = seed_tipoffs(seed)
     return summary
 
 
