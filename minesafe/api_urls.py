@@ -10,6 +10,7 @@ from minesafe.monitoring import api as monitoring_api
 from minesafe.monitoring.forecast_api import ForecastView
 from minesafe.monitoring.telemetry_api import TelemetryView
 from minesafe.monitoring.watch_api import ExplosivesUploadView, MeterUploadView, ProductionFlagViewSet
+from minesafe.officers import api_routes as officer_routes
 from minesafe.operations import api_routes_disposal as disposal_routes
 from minesafe.operations import api_routes_resumption as resumption_routes
 from minesafe.operations import api_routes_suspension as suspension_routes
@@ -47,8 +48,8 @@ for routes in (suspension_routes, resumption_routes, disposal_routes):  # the op
     routes.register(router)
 for routes in (people_routes, certificate_routes, activity_routes):  # the personnel app's parts
     routes.register(router)
-for routes in (inspection_routes, penalty_routes, enforcement_routes, thirdparty_routes, tipoff_routes,
-               evaluation_routes):
+for routes in (inspection_routes, penalty_routes, enforcement_routes, thirdparty_routes, officer_routes,
+               tipoff_routes, evaluation_routes):
     routes.register(router)
 
 urlpatterns = [

@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "minesafe.penalties",
     "minesafe.enforcement",
     "minesafe.thirdparty",
+    "minesafe.officers",
     "minesafe.tipoffs",
     "minesafe.evaluation",
     "minesafe.web",

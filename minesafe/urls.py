@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("minesafe.penalties.urls")),
     path("", include("minesafe.enforcement.urls")),
     path("", include("minesafe.thirdparty.urls")),
+    path("", include("minesafe.officers.urls")),
     path("", include("minesafe.tipoffs.urls")),
     path("", include("minesafe.evaluation.urls")),
     path("", include("minesafe.web.urls")),
