@@ -19,6 +19,7 @@ from minesafe.core.validators import CREDIT_ALPHABET, credit_code_check_char, or
 from minesafe.enforcement.demo_accidents import AccidentSummary, seed_accidents
 from minesafe.monitoring.demo import MonitoringSummary, seed_monitoring
 from minesafe.monitoring.models import Sensor
+from minesafe.officers.demo import OfficerSummary, seed_officers
 from minesafe.operations.demo import OperationsSummary, seed_operations
 from minesafe.personnel.demo import PeopleSummary, seed_people
 from minesafe.registry import services as registry
@@ -77,6 +78,7 @@ class DemoSummary:
     people: PeopleSummary | None = None
     accidents: AccidentSummary | None = None
     tipoffs: TipoffSummary | None = None
+    officers: OfficerSummary | None = None
 
 
 DEMO_USERNAMES = ["admin", "city", "kuancheng", "xinglong", "ziranziyuan", "gongdian", "gongan", "qiye_kc",
@@ -358,6 +360,7 @@ def seed_demo(seed: int = 2026, months: int = 24, scale: float = 1.0, monitoring
     summary.operations = seed_operations(seed)  # after monitoring: it avoids mines with signs of production
     summary.people = seed_people(seed)  # after operations: a failed exam blocks one resumption application
     summary.accidents = seed_accidents()
+    summary.officers = seed_officers(seed)
     summary.tipoffs = seed_tipoffs(seed)
     return summary
 
