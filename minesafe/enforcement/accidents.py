@@ -446,3 +446,29 @@ def add_to_library(actor: User, accident: Accident, *, title: str, lessons: str)
             deaths=current.deaths, narrative=narrative, lessons=lessons, accident=current)
         audit.record(actor, AuditEvent.Action.CREATE, case, after=audit.snapshot(case))
     return case
+
+
+# Overdue consequences ----------------------------------------------------------------------------
+def remind_overdue_tasks(today: dt.date | None = None) -> tuple[int, int]:
+    """Each open task past its due date: one reminder a day to its responsible unit, and to the city when
+    the unit is a county. Returns (overdue, reminded)."""
+    from minesafe.core.models import Notification
+
+    today = today or timezone.localdate()
+    start = timezone.make_aware(dt.datetime.combine(today, dt.time()))
+    overdue = reminded = 0
+    for task in FollowUpTask.objects.overdue(today).select_related("mine", "assignee", "accident").order_by("pk"):
+        overdue += 1
+        link = (accident_link(task.accident) if task.accident_id else "") + f"#task-{task.pk}"
+        if Notification.objects.filter(link=link, created_at__gte=start,
+                                       created_at__lt=start + dt.timedelta(days=1)).exists():
+            continue
+        units = [task.assignee]
+        if task.level == FollowUpTask.Level.COUNTY:
+            units.append(city_organisation())
+        with transaction.atomic():
+            notify.send(_("Overdue: %(t)s was due on %(d)s (%(n)d days late)") % {
+                "t": task.title, "d": task.due_on.isoformat(), "n": (today - task.due_on).days},
+                task.mine.name, link, organisations=units)
+        reminded += 1
+    return overdue, reminded

@@ -487,3 +487,21 @@ def test_the_demo_accidents_are_seeded_once(personas, settings, tmp_path):
     assert AccidentCase.objects.filter(source="local").count() == 1
     assert set(FollowUpTask.objects.values_list("kind", flat=True)) == {K.SUSPEND_MINE, K.SUMMONS}
     assert seed_accidents().accidents == 0 and Accident.objects.count() == 3
+
+
+def test_overdue_tasks_are_reminded_once_a_day_to_the_unit_and_the_city(personas, monkeypatch):
+    report(personas, deaths=1)  # the county's suspension task, due tomorrow
+    task = FollowUpTask.objects.get()
+    assert services.remind_overdue_tasks(TODAY + dt.timedelta(days=1)) == (0, 0)
+    late = TODAY + dt.timedelta(days=3)
+    monkeypatch.setattr(timezone, "now", lambda: NOW + dt.timedelta(days=3))
+    county_before = Notification.objects.filter(recipient=personas.county_a).count()
+    assert services.remind_overdue_tasks(late) == (1, 1)
+    assert services.remind_overdue_tasks(late) == (1, 0)  # once a day
+    note = Notification.objects.filter(recipient=personas.county_a).order_by("pk").last()
+    assert Notification.objects.filter(recipient=personas.county_a).count() == county_before + 1
+    assert "2 days late" in note.subject and note.link.endswith(f"#task-{task.pk}")
+    assert Notification.objects.filter(recipient=personas.city, link=note.link).exists()
+    assert not Notification.objects.filter(recipient=personas.county_b, link=note.link).exists()
+    services.complete_task(personas.county_a, task, note="已下达停产整顿指令")
+    assert services.remind_overdue_tasks(late + dt.timedelta(days=1)) == (0, 0)
