@@ -18,5 +18,6 @@ urlpatterns = [
     path("", include("minesafe.officers.urls")),
     path("", include("minesafe.tipoffs.urls")),
     path("", include("minesafe.evaluation.urls")),
+    path("", include("minesafe.plan.urls")),
     path("", include("minesafe.web.urls")),
 ]

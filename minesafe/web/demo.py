@@ -22,6 +22,7 @@ from minesafe.monitoring.models import Sensor
 from minesafe.officers.demo import OfficerSummary, seed_officers
 from minesafe.operations.demo import OperationsSummary, seed_operations
 from minesafe.personnel.demo import PeopleSummary, seed_people
+from minesafe.plan.demo import PlanSummary, seed_plan
 from minesafe.registry import services as registry
 from minesafe.registry.models import (
     Enterprise,
@@ -79,6 +80,7 @@ class DemoSummary:
     accidents: AccidentSummary | None = None
     tipoffs: TipoffSummary | None = None
     officers: OfficerSummary | None = None
+    plan: PlanSummary | None = None
 
 
 DEMO_USERNAMES = ["admin", "city", "kuancheng", "xinglong", "ziranziyuan", "gongdian", "gongan", "qiye_kc",
@@ -362,6 +364,7 @@ def seed_demo(seed: int = 2026, months: int = 24, scale: float = 1.0, monitoring
     summary.accidents = seed_accidents()
     summary.officers = seed_officers(seed)
     summary.tipoffs = seed_tipoffs(seed)
+    summary.plan = seed_plan(seed)
     return summary
 
 

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import views
+
+app_name = "plan"
+urlpatterns = [
+    path("plan/", views.plan_index, name="index"),
+    path("plan/tasks/<int:number>/", views.task_detail, name="task"),
+    path("plan/reports/", views.report_list, name="reports"),
+    path("plan/reports/new/", views.report_new, name="report-new"),
+    path("plan/reports/<int:pk>/", views.report_detail, name="report"),
+    path("plan/reports/<int:pk>/evidence/<int:evidence_id>/", views.evidence_download, name="evidence"),
+    path("plan/overdue/", views.overdue, name="overdue"),
+]
