@@ -41,3 +41,37 @@ def home(request):
         "overdue_mines": mines.ledger_overdue(today).select_related("county").order_by("ledger_due_date")[:10],
         "monitoring": monitoring.summary(request.user),
     })
+
+
+@login_required
+def enforcement_hub(request):
+    """Enforcement in one place (plan tasks 24–32): plans, inspections, penalties, accidents, the county
+    evaluation, whistleblower reports, third-party firms, staff and equipment — with this year's counts in
+    the reader's scope. Officials only."""
+    from django.core.exceptions import PermissionDenied
+
+    from minesafe.core.models import User
+    from minesafe.core.scoping import is_city
+    from minesafe.enforcement.models import Accident, InspectionPlan
+    from minesafe.inspections.models import Inspection
+    from minesafe.penalties.models import PenaltyCase
+    from minesafe.tipoffs.models import Tipoff
+
+    user = request.user
+    if not (is_city(user) or user.role in (User.Role.COUNTY, User.Role.INSPECTOR)):
+        raise PermissionDenied
+    year = timezone.localdate().year
+    inspections = Inspection.objects.visible_to(user).filter(inspected_on__year=year)
+    plans = InspectionPlan.objects.filter(year=year)
+    if not is_city(user):
+        plans = plans.filter(organisation_id=user.organisation_id)
+    counts = {
+        "inspections": inspections.filter(status=Inspection.Status.COMPLETED).count(),
+        "inspections_open": inspections.filter(status=Inspection.Status.IN_PROGRESS).count(),
+        "plans": plans.count(),
+        "penalties": PenaltyCase.objects.visible_to(user).filter(decided_on__year=year).count(),
+        "accidents_open": Accident.objects.visible_to(user).exclude(status=Accident.Status.CLOSED).count(),
+        "tipoffs_overdue": Tipoff.objects.visible_to(user).overdue().count(),
+    }
+    return render(request, "web/enforcement.html", {"counts": counts, "year": year,
+                                                    "official": user.role != User.Role.INSPECTOR})
