@@ -231,6 +231,12 @@ SPECTACULAR_SETTINGS = {
         "AlarmEventKindEnum": "minesafe.monitoring.models.AlarmEvent.Kind",
         "RuleKindEnum": "minesafe.monitoring.models.Rule.Kind",
         "RuleDirectionEnum": "minesafe.monitoring.models.Rule.Direction",
+        "InspectionPlanStatusEnum": "minesafe.enforcement.models.InspectionPlan.Status",
+        "PlanExpertKindEnum": "minesafe.enforcement.models.PlanExpert.Kind",
+        "PlanAmendmentActionEnum": "minesafe.enforcement.models.PlanAmendment.Action",
+        "EquipmentKindEnum": "minesafe.enforcement.models.EquipmentItem.Kind",
+        "EquipmentStatusEnum": "minesafe.enforcement.models.EquipmentItem.Status",
+        "InspectionMethodEnum": "minesafe.inspections.models.Method",
     },
 }
 

@@ -13,3 +13,4 @@ class EnforcementConfig(AppConfig):
         from minesafe.core.services import register_reference
 
         register_reference("enforcement_accidents", Path(__file__).resolve().parent / "reference" / "accidents.yaml")
+        register_reference("enforcement_plans", Path(__file__).resolve().parent / "reference" / "plans.yaml")

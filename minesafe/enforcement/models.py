@@ -4,6 +4,7 @@ investigation under 四不放过, follow-up tasks the plan prescribes, and the c
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -222,11 +223,35 @@ class AccidentCase(models.Model):
         return f"{self.occurred_on:%Y-%m-%d}"
 
 
+# Annual inspection plans (plan tasks 25, 27) -------------------------------------------------------
+def plan_scope_q(user, prefix: str = "") -> Q:
+    """Who sees an inspection plan: the city all; a county its own body's plans; an inspector or expert the plans
+    naming them; nobody else (an enterprise must not learn of unannounced visits)."""
+    from minesafe.core.scoping import NOTHING, is_city
+
+    if user is None or not user.is_authenticated or not user.is_active:
+        return NOTHING
+    if is_city(user):
+        return Q()
+    if user.role == "county" and user.organisation_id:
+        return Q(**{f"{prefix}organisation_id": user.organisation_id})
+    if user.role == "inspector":
+        return Q(**{f"{prefix}pk__in": PlanExpert.objects.filter(user=user).values("plan_id")})
+    return NOTHING
+
+
+class InspectionPlanQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        return self.filter(plan_scope_q(user))
+
+
 class InspectionPlan(models.Model):
     """The annual inspection plan (年度执法检查计划) of one inspecting body: a county or the city bureau."""
 
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft")
+        SUBMITTED = "submitted", _("Submitted for approval")
+        RETURNED = "returned", _("Returned for revision")
         APPROVED = "approved", _("Approved")
 
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="inspection_plans",
@@ -235,6 +260,19 @@ class InspectionPlan(models.Model):
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
+    # The frequency catalogue version the proposal was built from (blank: built by hand).
+    rules_version = models.CharField(_("frequency rules version"), max_length=32, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")
+    approved_at = models.DateTimeField(_("approved"), null=True, blank=True)
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    # The city's reason the last time it returned the plan (kept after resubmission; the audit log has them all).
+    return_reason = models.TextField(_("reason returned"), blank=True)
+
+    objects = InspectionPlanQuerySet.as_manager()
 
     class Meta:
         ordering = ["-year", "organisation__name"]
@@ -245,6 +283,16 @@ class InspectionPlan(models.Model):
     def __str__(self):
         return f"{self.organisation} {self.year}"
 
+    @property
+    def is_editable(self) -> bool:
+        """Entries change freely only before submission or after the city returned the plan."""
+        return self.status in (self.Status.DRAFT, self.Status.RETURNED)
+
+
+class PlanEntryQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        return self.filter(plan_scope_q(user, "plan__"))
+
 
 class PlanEntry(models.Model):
     """One mine in a plan: how many visits a year (by its risk) and by which methods."""
@@ -252,10 +300,18 @@ class PlanEntry(models.Model):
     plan = models.ForeignKey(InspectionPlan, on_delete=models.CASCADE, related_name="entries")
     mine = models.ForeignKey(Mine, on_delete=models.PROTECT, related_name="plan_entries", verbose_name=_("mine"))
     visits_per_year = models.PositiveSmallIntegerField(_("visits a year"))
-    # Method values of minesafe.inspections.models.Method the visits must include.
+    # Method values of minesafe.inspections.models.Method the visits must include (those with a minimum below).
     methods = models.JSONField(_("methods"), default=list, blank=True)
+    # {method: at least this many of the year's visits by that method}; the rest may be by any method.
+    method_minimums = models.JSONField(_("visits by method (at least)"), default=dict, blank=True)
+    # What the frequency rules proposed, and why (structured; see plans.describe_reason). None: added by hand.
+    proposed_visits = models.PositiveSmallIntegerField(_("proposed visits"), null=True, blank=True)
+    reasons = models.JSONField(_("reasons"), default=list, blank=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="+")
 
-    objects = MineOwnedQuerySet.as_manager()
+    objects = PlanEntryQuerySet.as_manager()
 
     class Meta:
         ordering = ["plan", "mine__code"]
@@ -265,3 +321,137 @@ class PlanEntry(models.Model):
 
     def __str__(self):
         return f"{self.plan}: {self.mine}"
+
+
+class PlanExpertQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        return self.filter(plan_scope_q(user, "plan__"))
+
+
+class PlanExpert(models.Model):
+    """An expert (专家) or technical inspector (技术检查员) joining a plan's visits: to one entry (mine), or to
+    the plan for one quarter. Either a platform user of role inspector or a name with a speciality."""
+
+    class Kind(models.TextChoices):
+        EXPERT = "expert", _("Expert (专家)")
+        TECHNICAL_INSPECTOR = "technical_inspector", _("Technical inspector (技术检查员)")
+
+    plan = models.ForeignKey(InspectionPlan, on_delete=models.CASCADE, related_name="experts")
+    entry = models.ForeignKey(PlanEntry, null=True, blank=True, on_delete=models.CASCADE, related_name="experts",
+                              verbose_name=_("plan entry"))
+    quarter = models.PositiveSmallIntegerField(_("quarter"), null=True, blank=True)
+    kind = models.CharField(_("role"), max_length=20, choices=Kind.choices, default=Kind.EXPERT)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                             related_name="plan_assignments", verbose_name=_("user account"))
+    name = models.CharField(_("name"), max_length=64)
+    speciality = models.CharField(_("speciality"), max_length=100, blank=True)
+    assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    assigned_at = models.DateTimeField(default=timezone.now)
+
+    objects = PlanExpertQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["plan", "quarter", "entry", "name"]
+        verbose_name = _("plan expert")
+        verbose_name_plural = _("plan experts")
+        constraints = [
+            models.CheckConstraint(condition=Q(quarter__isnull=True) | Q(quarter__gte=1, quarter__lte=4),
+                                   name="plan_expert_quarter_range"),
+            models.CheckConstraint(condition=Q(entry__isnull=False) | Q(quarter__isnull=False),
+                                   name="plan_expert_entry_or_quarter"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class PlanAmendment(models.Model):
+    """A change to an approved plan: which mine, what changed and why (an approved plan is never edited silently)."""
+
+    class Action(models.TextChoices):
+        ADD = "add", _("Entry added")
+        CHANGE = "change", _("Entry changed")
+        REMOVE = "remove", _("Entry removed")
+
+    plan = models.ForeignKey(InspectionPlan, on_delete=models.CASCADE, related_name="amendments")
+    mine = models.ForeignKey(Mine, on_delete=models.PROTECT, related_name="+", verbose_name=_("mine"))
+    action = models.CharField(_("change"), max_length=8, choices=Action.choices)
+    before = models.JSONField(_("before"), null=True, blank=True)
+    after = models.JSONField(_("after"), null=True, blank=True)
+    reason = models.TextField(_("reason"))
+    made_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    made_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-made_at", "-pk"]
+        verbose_name = _("plan amendment")
+        verbose_name_plural = _("plan amendments")
+
+    def __str__(self):
+        return f"{self.plan}: {self.get_action_display()} {self.mine}"
+
+
+# Enforcement equipment (plan task 31) -------------------------------------------------------------
+class EquipmentQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """The city sees every ledger; a county its own body's; nobody else any."""
+        from minesafe.core.scoping import NOTHING, is_city
+
+        if user is None or not user.is_authenticated or not user.is_active:
+            return self.filter(NOTHING)
+        if is_city(user):
+            return self.all()
+        if user.role == "county" and user.organisation_id:
+            return self.filter(organisation_id=user.organisation_id)
+        return self.filter(NOTHING)
+
+
+class EquipmentItem(models.Model):
+    """One item of enforcement equipment (执法装备) in an inspecting body's ledger."""
+
+    class Kind(models.TextChoices):
+        DRONE = "drone", _("Drone (无人机)")
+        BODY_CAMERA = "body_camera", _("Body camera (执法记录仪)")
+        TERMINAL = "terminal", _("Law-enforcement terminal (执法终端)")
+        DETECTOR = "detector", _("Detector or gas meter (检测仪)")
+        VEHICLE = "vehicle", _("Vehicle (执法车辆)")
+        OTHER = "other", _("Other")
+
+    class Status(models.TextChoices):
+        IN_SERVICE = "in_service", _("In service")
+        UNDER_REPAIR = "under_repair", _("Under repair")
+        RETIRED = "retired", _("Retired")
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="equipment",
+                                     verbose_name=_("organisation"))
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    model = models.CharField(_("model"), max_length=100)
+    serial_number = models.CharField(_("serial number"), max_length=64)
+    acquired_on = models.DateField(_("acquired on"))
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.IN_SERVICE)
+    status_since = models.DateField(_("status since"))
+    assigned_to = models.CharField(_("assigned to"), max_length=64, blank=True)
+    last_checked_on = models.DateField(_("last checked"), null=True, blank=True)
+    # Recomputed whenever the item is checked or changes kind: last check (or acquisition) + the kind's interval.
+    next_check_due = models.DateField(_("next check due"), null=True, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = EquipmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["organisation__name", "kind", "serial_number"]
+        verbose_name = _("equipment item")
+        verbose_name_plural = _("equipment items")
+        constraints = [models.UniqueConstraint(Upper("serial_number"), "organisation",
+                                               name="equipment_serial_unique_per_org")]
+        indexes = [models.Index(fields=["next_check_due"], name="equipment_check_due_idx",
+                                condition=~Q(status="retired"))]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.model} {self.serial_number}"
+
+    @property
+    def check_overdue(self) -> bool:
+        return bool(self.status != self.Status.RETIRED and self.next_check_due
+                    and self.next_check_due < timezone.localdate())

@@ -17,6 +17,8 @@ from minesafe.core.models import Organisation, Region, User
 from minesafe.core.services import bootstrap_reference_data
 from minesafe.core.validators import CREDIT_ALPHABET, credit_code_check_char, org_code_check_char
 from minesafe.enforcement.demo_accidents import AccidentSummary, seed_accidents
+from minesafe.enforcement.demo_plans import PlanSummary as InspectionPlanSummary
+from minesafe.enforcement.demo_plans import seed_plans
 from minesafe.monitoring.demo import MonitoringSummary, seed_monitoring
 from minesafe.monitoring.models import Sensor
 from minesafe.officers.demo import OfficerSummary, seed_officers
@@ -80,6 +82,7 @@ class DemoSummary:
     accidents: AccidentSummary | None = None
     tipoffs: TipoffSummary | None = None
     officers: OfficerSummary | None = None
+    inspection_plans: InspectionPlanSummary | None = None
     plan: PlanSummary | None = None
 
 
@@ -363,6 +366,7 @@ def seed_demo(seed: int = 2026, months: int = 24, scale: float = 1.0, monitoring
     summary.people = seed_people(seed)  # after operations: a failed exam blocks one resumption application
     summary.accidents = seed_accidents()
     summary.officers = seed_officers(seed)
+    summary.inspection_plans = seed_plans(seed)
     summary.tipoffs = seed_tipoffs(seed)
     summary.plan = seed_plan(seed)
     return summary
