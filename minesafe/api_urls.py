@@ -18,6 +18,7 @@ from minesafe.penalties import api_routes as penalty_routes
 from minesafe.personnel import api_routes_activities as activity_routes
 from minesafe.personnel import api_routes_certificates as certificate_routes
 from minesafe.personnel import api_routes_people as people_routes
+from minesafe.plan import api_routes as plan_routes
 from minesafe.registry import api as registry_api
 from minesafe.thirdparty import api_routes as thirdparty_routes
 from minesafe.tipoffs import api_routes as tipoff_routes
@@ -49,7 +50,7 @@ for routes in (suspension_routes, resumption_routes, disposal_routes):  # the op
 for routes in (people_routes, certificate_routes, activity_routes):  # the personnel app's parts
     routes.register(router)
 for routes in (inspection_routes, penalty_routes, enforcement_routes, thirdparty_routes, officer_routes,
-               tipoff_routes, evaluation_routes):
+               tipoff_routes, evaluation_routes, plan_routes):
     routes.register(router)
 
 urlpatterns = [

@@ -17,3 +17,4 @@ class PlanConfig(AppConfig):
         folder = Path(__file__).resolve().parent / "reference"
         register_reference("action_plan", folder / "action_plan.yaml")
         register_reference("plan_reporting", folder / "reporting.yaml", loader=sync_tasks)
+        register_reference("plan_kpis", folder / "kpis.yaml")

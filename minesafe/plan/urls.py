@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_kpis
 
 app_name = "plan"
 urlpatterns = [
@@ -11,4 +11,6 @@ urlpatterns = [
     path("plan/reports/<int:pk>/", views.report_detail, name="report"),
     path("plan/reports/<int:pk>/evidence/<int:evidence_id>/", views.evidence_download, name="evidence"),
     path("plan/overdue/", views.overdue, name="overdue"),
+    path("plan/kpis/", views_kpis.kpi_list, name="kpis"),
+    path("plan/kpis/<slug:code>/", views_kpis.kpi_detail, name="kpi"),
 ]

@@ -25,6 +25,7 @@ from minesafe.officers.demo import OfficerSummary, seed_officers
 from minesafe.operations.demo import OperationsSummary, seed_operations
 from minesafe.personnel.demo import PeopleSummary, seed_people
 from minesafe.plan.demo import PlanSummary, seed_plan
+from minesafe.plan.demo_kpis import KpiHistorySummary, seed_kpi_history
 from minesafe.registry import services as registry
 from minesafe.registry.models import (
     Enterprise,
@@ -84,6 +85,7 @@ class DemoSummary:
     officers: OfficerSummary | None = None
     inspection_plans: InspectionPlanSummary | None = None
     plan: PlanSummary | None = None
+    kpi_history: KpiHistorySummary | None = None
 
 
 DEMO_USERNAMES = ["admin", "city", "kuancheng", "xinglong", "ziranziyuan", "gongdian", "gongan", "qiye_kc",
@@ -369,6 +371,7 @@ def seed_demo(seed: int = 2026, months: int = 24, scale: float = 1.0, monitoring
     summary.inspection_plans = seed_plans(seed)
     summary.tipoffs = seed_tipoffs(seed)
     summary.plan = seed_plan(seed)
+    summary.kpi_history = seed_kpi_history(seed)
     return summary
 
 
