@@ -237,6 +237,12 @@ SPECTACULAR_SETTINGS = {
         "EquipmentKindEnum": "minesafe.enforcement.models.EquipmentItem.Kind",
         "EquipmentStatusEnum": "minesafe.enforcement.models.EquipmentItem.Status",
         "InspectionMethodEnum": "minesafe.inspections.models.Method",
+        "PenaltyCaseStatusEnum": "minesafe.penalties.models.PenaltyCase.Status",
+        "PenaltyCaseSourceEnum": "minesafe.penalties.models.PenaltyCase.Source",
+        "PenaltyPaymentTargetEnum": "minesafe.penalties.models.Payment.Target",
+        "PenaltyPaymentKindEnum": "minesafe.penalties.models.Payment.Kind",
+        "PenaltyChallengeKindEnum": "minesafe.penalties.models.Challenge.Kind",
+        "PenaltyChallengeOutcomeEnum": "minesafe.penalties.models.Challenge.Outcome",
     },
 }
 

@@ -6,3 +6,13 @@ class PenaltiesConfig(AppConfig):
     name = "minesafe.penalties"
     label = "penalties"
     verbose_name = _("Penalties")
+
+    def ready(self):
+        from pathlib import Path
+
+        from minesafe.core.services import register_reference
+
+        reference = Path(__file__).resolve().parent / "reference"
+        register_reference("penalties", reference / "penalties.yaml")
+        register_reference("penalty_legal_basis", reference / "legal_basis.yaml")
+        register_reference("penalty_benchmark", reference / "benchmark.yaml")

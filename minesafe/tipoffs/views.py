@@ -217,7 +217,8 @@ def tipoff_detail(request, pk: int):
     return render(request, "tipoffs/detail.html", {
         "tipoff": tipoff, "identity": services.identity(user, tipoff), "forms": step_forms, "reward": reward,
         "deadlines": services.deadlines(tipoff), "attachments": tipoff.attachments.all(), "quotes": quotes,
-        "events": AuditEvent.objects.filter(events_q).order_by("-seq")[:100]})
+        "events": AuditEvent.objects.filter(events_q).order_by("-seq")[:100],
+        "may_handle": services.is_handler(user, tipoff)})
 
 
 @login_required
