@@ -18,11 +18,13 @@ from minesafe.core.services import bootstrap_reference_data
 from minesafe.core.validators import CREDIT_ALPHABET, credit_code_check_char, org_code_check_char
 from minesafe.enforcement.demo_accidents import AccidentSummary, seed_accidents
 from minesafe.enforcement.demo_plans import PlanSummary as InspectionPlanSummary
-from minesafe.enforcement.demo_plans import seed_plans
+from minesafe.enforcement.demo_plans import plan_targets, seed_plans
+from minesafe.inspections.demo import InspectionSummary, seed_inspections
 from minesafe.monitoring.demo import MonitoringSummary, seed_monitoring
 from minesafe.monitoring.models import Sensor
 from minesafe.officers.demo import OfficerSummary, seed_officers
 from minesafe.operations.demo import OperationsSummary, seed_operations
+from minesafe.penalties.demo import PenaltySummary, seed_penalties
 from minesafe.personnel.demo import PeopleSummary, seed_people
 from minesafe.plan.demo import PlanSummary, seed_plan
 from minesafe.plan.demo_kpis import KpiHistorySummary, seed_kpi_history
@@ -84,6 +86,8 @@ class DemoSummary:
     tipoffs: TipoffSummary | None = None
     officers: OfficerSummary | None = None
     inspection_plans: InspectionPlanSummary | None = None
+    inspections: InspectionSummary | None = None
+    penalties: PenaltySummary | None = None
     plan: PlanSummary | None = None
     kpi_history: KpiHistorySummary | None = None
 
@@ -369,6 +373,8 @@ def seed_demo(seed: int = 2026, months: int = 24, scale: float = 1.0, monitoring
     summary.accidents = seed_accidents()
     summary.officers = seed_officers(seed)
     summary.inspection_plans = seed_plans(seed)
+    summary.inspections = seed_inspections(seed, targets=plan_targets(today.year))
+    summary.penalties = seed_penalties(seed)  # after inspections: cases come from their findings
     summary.tipoffs = seed_tipoffs(seed)
     summary.plan = seed_plan(seed)
     summary.kpi_history = seed_kpi_history(seed)
