@@ -37,6 +37,7 @@ from minesafe.registry.models import (
     MineStatusChange,
     ResponsibleLeader,
 )
+from minesafe.thirdparty.demo import ThirdpartySummary, seed_thirdparty
 from minesafe.tipoffs.demo import TipoffSummary, seed_tipoffs
 
 DEMO_PASSWORD = "Demo@2026"
@@ -88,6 +89,7 @@ class DemoSummary:
     inspection_plans: InspectionPlanSummary | None = None
     inspections: InspectionSummary | None = None
     penalties: PenaltySummary | None = None
+    thirdparty: ThirdpartySummary | None = None
     plan: PlanSummary | None = None
     kpi_history: KpiHistorySummary | None = None
 
@@ -376,6 +378,7 @@ def seed_demo(seed: int = 2026, months: int = 24, scale: float = 1.0, monitoring
     summary.inspections = seed_inspections(seed, targets=plan_targets(today.year))
     summary.penalties = seed_penalties(seed)  # after inspections: cases come from their findings
     summary.tipoffs = seed_tipoffs(seed)
+    summary.thirdparty = seed_thirdparty(seed)
     summary.plan = seed_plan(seed)
     summary.kpi_history = seed_kpi_history(seed)
     return summary
