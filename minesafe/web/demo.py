@@ -19,6 +19,7 @@ from minesafe.core.validators import CREDIT_ALPHABET, credit_code_check_char, or
 from minesafe.enforcement.demo_accidents import AccidentSummary, seed_accidents
 from minesafe.enforcement.demo_plans import PlanSummary as InspectionPlanSummary
 from minesafe.enforcement.demo_plans import plan_targets, seed_plans
+from minesafe.evaluation.demo import EvaluationSummary, seed_evaluation
 from minesafe.inspections.demo import InspectionSummary, seed_inspections
 from minesafe.monitoring.demo import MonitoringSummary, seed_monitoring
 from minesafe.monitoring.models import Sensor
@@ -90,6 +91,7 @@ class DemoSummary:
     inspections: InspectionSummary | None = None
     penalties: PenaltySummary | None = None
     thirdparty: ThirdpartySummary | None = None
+    evaluation: EvaluationSummary | None = None
     plan: PlanSummary | None = None
     kpi_history: KpiHistorySummary | None = None
 
@@ -379,6 +381,7 @@ def seed_demo(seed: int = 2026, months: int = 24, scale: float = 1.0, monitoring
     summary.penalties = seed_penalties(seed)  # after inspections: cases come from their findings
     summary.tipoffs = seed_tipoffs(seed)
     summary.thirdparty = seed_thirdparty(seed)
+    summary.evaluation = seed_evaluation(seed)  # after plans, inspections, penalties and tip-offs
     summary.plan = seed_plan(seed)
     summary.kpi_history = seed_kpi_history(seed)
     return summary
