@@ -27,7 +27,7 @@ def seed(total: int) -> int:
     from minesafe.hazards.models import Hazard, HazardItem
     from minesafe.web.demo import seed_demo
 
-    seed_demo(months=2, monitoring=False)
+    seed_demo(months=2, monitoring=False, until="accidents")
     rng = random.Random(11)
     today = timezone.localdate()
     actor = User.objects.get(username="admin")

@@ -31,7 +31,7 @@ def worker(mines: int, requests: int, database_url: str | None) -> dict:
     from minesafe.registry.models import Mine
     from minesafe.web.demo import seed_demo
 
-    seed_demo(scale=mines / 300, months=2)
+    seed_demo(scale=mines / 300, months=2, until="accidents")
     count = Mine.objects.count()
     city = User.objects.get(username="city")
     county = User.objects.get(username="kuancheng")

@@ -42,7 +42,7 @@ def worker(mines: int, requests: int, database_url: str | None) -> dict:
     from minesafe.registry.models import Mine
     from minesafe.web.demo import seed_demo
 
-    seed_demo(scale=mines / 300, months=2)
+    seed_demo(scale=mines / 300, months=2, until="accidents")
     figures = {"mines": Mine.objects.count(),
                "suspended": Mine.objects.filter(status__in=["suspended", "construction_halted"]).count()}
     anonymous = Client()

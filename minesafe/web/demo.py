@@ -184,10 +184,12 @@ def _mine_spec(rng: random.Random, mine_type: str) -> dict:
 
 
 @transaction.atomic
-def seed_demo(seed: int = 2026, months: int = 24, scale: float = 1.0, monitoring: bool | None = None) -> DemoSummary:
+def seed_demo(seed: int = 2026, months: int = 24, scale: float = 1.0, monitoring: bool | None = None,
+              until: str | None = None) -> DemoSummary:
     """Seed the demo city into an empty registry. `scale` multiplies mine counts (benchmarks use it).
     `monitoring` adds gateways, sensors and a week of readings (monitoring.demo); by default only at
-    scale 1, since a scaled-up registry would make the telemetry history the benchmark's bottleneck."""
+    scale 1, since a scaled-up registry would make the telemetry history the benchmark's bottleneck.
+    `until` names the last of LATER_STAGES to seed (an app's own demo test seeds its stage itself)."""
     if Mine.objects.exists():
         raise RuntimeError("the registry already has mines; the demo seeds an empty database only")
     bootstrap_reference_data()
@@ -374,16 +376,26 @@ def seed_demo(seed: int = 2026, months: int = 24, scale: float = 1.0, monitoring
         summary.monitoring = seed_monitoring(seed=seed)
     summary.operations = seed_operations(seed)  # after monitoring: it avoids mines with signs of production
     summary.people = seed_people(seed)  # after operations: a failed exam blocks one resumption application
-    summary.accidents = seed_accidents()
-    summary.officers = seed_officers(seed)
-    summary.inspection_plans = seed_plans(seed)
-    summary.inspections = seed_inspections(seed, targets=plan_targets(today.year))
-    summary.penalties = seed_penalties(seed)  # after inspections: cases come from their findings
-    summary.tipoffs = seed_tipoffs(seed)
-    summary.thirdparty = seed_thirdparty(seed)
-    summary.evaluation = seed_evaluation(seed)  # after plans, inspections, penalties and tip-offs
-    summary.plan = seed_plan(seed)
-    summary.kpi_history = seed_kpi_history(seed)
+    # In order: penalties come from the inspections' findings; the evaluation scores plans, inspections,
+    # penalties and tip-offs.
+    stages = {
+        "accidents": seed_accidents,
+        "officers": lambda: seed_officers(seed),
+        "inspection_plans": lambda: seed_plans(seed),
+        "inspections": lambda: seed_inspections(seed, targets=plan_targets(today.year)),
+        "penalties": lambda: seed_penalties(seed),
+        "tipoffs": lambda: seed_tipoffs(seed),
+        "thirdparty": lambda: seed_thirdparty(seed),
+        "evaluation": lambda: seed_evaluation(seed),
+        "plan": lambda: seed_plan(seed),
+        "kpi_history": lambda: seed_kpi_history(seed),
+    }
+    if until is not None and until not in stages:
+        raise ValueError(f"unknown demo stage {until!r}; one of {', '.join(stages)}")
+    for name, stage in stages.items():
+        setattr(summary, name, stage())
+        if name == until:
+            break
     return summary
 
 

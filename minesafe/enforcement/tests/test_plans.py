@@ -776,7 +776,7 @@ def test_the_demo_plans_are_seeded_once(reference, settings, tmp_path):
     from minesafe.web.demo import seed_demo
 
     settings.ACCIDENT_DATA_DIR = str(tmp_path / "none")
-    seed_demo(months=1, scale=0.3, monitoring=False)  # a smaller city: the plans' rules are the same
+    seed_demo(months=1, scale=0.3, monitoring=False, until="officers")  # a smaller city: the plans' rules are the same
     summary = seed_plans(2026)
     bodies = Organisation.objects.filter(kind__in=["city_bureau", "county"]).count()
     assert summary.problems == [] and summary.plans == 2 * bodies

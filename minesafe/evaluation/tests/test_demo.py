@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_demo_publishes_the_ended_quarters_and_leaves_the_running_one_a_draft(reference):
-    seed_demo(months=12, scale=0.25, monitoring=False)
+    seed_demo(months=12, scale=0.25, monitoring=False, until="thirdparty")
     started = time.monotonic()
     summary = seed_evaluation(2026)
     elapsed = time.monotonic() - started

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def demo_city(reference):
-    seed_demo(months=1, monitoring=False)
+    seed_demo(months=1, monitoring=False, until="inspection_plans")
 
 
 def test_a_year_of_inspections_on_the_demo_city(demo_city):

@@ -28,7 +28,7 @@ def fresh_ingest_cache():
 @pytest.fixture
 def demo_city(reference):
     """The demo registry as an older version seeded it: no monitoring (one month of ledgers, for speed)."""
-    seed_demo(months=1, monitoring=False)
+    seed_demo(months=1, monitoring=False, until="accidents")
 
 
 def kinds_at(mine: Mine) -> Counter:

@@ -674,7 +674,7 @@ def test_demo_history_gives_the_baseline_and_is_idempotent(reference):
     from minesafe.web.demo import seed_demo
 
     began = time.process_time()
-    seed_demo(months=1, scale=0.25, monitoring=False)  # a smaller city: faster, the same kinds of records
+    seed_demo(months=1, scale=0.25, monitoring=False, until="plan")  # a smaller city: faster, the same kinds of records
     seeded = time.process_time()
     summary = seed_kpi_history(seed=3)
     history = time.process_time()

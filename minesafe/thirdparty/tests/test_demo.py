@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_demo_seeds_firms_checks_and_the_showcase_cases_once(reference, client):
-    seed_demo(months=1, scale=0.4, monitoring=False)  # a smaller city: faster, the same kinds of records
+    seed_demo(months=1, scale=0.4, monitoring=False, until="tipoffs")  # a smaller city, the same kinds of records
     summary = seed_thirdparty(2026)
     assert summary.problems == []
     assert summary.firms == Firm.objects.count() == len(FIRMS) == 25
