@@ -28,7 +28,7 @@ class AuditedModelAdmin(admin.ModelAdmin):
 class ReadOnlyModelAdmin(admin.ModelAdmin):
     """For records that change only through the audited services (web UI, API, import)."""
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):

@@ -3,18 +3,9 @@ and checklists through the city's checklist pages (copy-on-edit)."""
 
 from django.contrib import admin
 
+from minesafe.core.admin_audit import ReadOnlyModelAdmin as ReadOnlyAdmin
+
 from .models import ChecklistTemplate, ChecklistTemplateItem, Document, Finding, Inspection
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Inspection)

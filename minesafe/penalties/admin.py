@@ -3,18 +3,9 @@ person's ID number is left out."""
 
 from django.contrib import admin
 
+from minesafe.core.admin_audit import ReadOnlyModelAdmin as ReadOnlyAdmin
+
 from .models import Challenge, Payment, PenaltyCase, ZeroPenaltyRun
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(PenaltyCase)

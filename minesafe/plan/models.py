@@ -32,9 +32,9 @@ class PlanTask(models.Model):
         return f"{self.number}. {self.title_zh}"
 
 
-class TaskUnitQuerySet(models.QuerySet):
-    def visible_to(self, user) -> "TaskUnitQuerySet":
-        """The city sees every unit's part; a county or department its own; nobody else any."""
+class OwnUnitQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "OwnUnitQuerySet":
+        """The city sees every unit's records; a county or department its own; nobody else any."""
         if user is None or not user.is_authenticated or not user.is_active:
             return self.filter(NOTHING)
         if is_city(user):
@@ -60,7 +60,7 @@ class TaskUnit(models.Model):
     completed_on = models.DateField(_("completed on"), null=True, blank=True)
     completion_note = models.TextField(_("what was completed"), blank=True)
 
-    objects = TaskUnitQuerySet.as_manager()
+    objects = OwnUnitQuerySet.as_manager()
 
     class Meta:
         ordering = ["task__number", "-lead", "organisation__region__code", "organisation__name"]
@@ -70,18 +70,6 @@ class TaskUnit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task.number} · {self.organisation}"
-
-
-class ReportQuerySet(models.QuerySet):
-    def visible_to(self, user) -> "ReportQuerySet":
-        """The city sees every unit's reports; a county or department its own; nobody else any."""
-        if user is None or not user.is_authenticated or not user.is_active:
-            return self.filter(NOTHING)
-        if is_city(user):
-            return self.all()
-        if user.role in (User.Role.COUNTY, User.Role.DEPARTMENT) and user.organisation_id:
-            return self.filter(organisation_id=user.organisation_id)
-        return self.filter(NOTHING)
 
 
 class ProgressReport(models.Model):
@@ -107,7 +95,7 @@ class ProgressReport(models.Model):
     reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
     review_note = models.TextField(_("review note"), blank=True)
 
-    objects = ReportQuerySet.as_manager()
+    objects = OwnUnitQuerySet.as_manager()
 
     class Meta:
         ordering = ["-period_start", "organisation__region__code", "organisation__name"]

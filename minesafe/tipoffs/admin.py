@@ -3,18 +3,9 @@ admin reads; the reporter's identity is shown only to superusers (who act as the
 
 from django.contrib import admin
 
+from minesafe.core.admin_audit import ReadOnlyModelAdmin as ReadOnlyAdmin
+
 from .models import Reward, Tipoff, TipoffAttachment
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Tipoff)
