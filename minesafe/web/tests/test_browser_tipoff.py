@@ -18,8 +18,8 @@ SCRIPT = "<script>window.__pwned = 1; alert('x')</script>"
 
 def step(page, name: str, fields: dict) -> None:
     form = page.locator(f"#step-{name} form")
-    for selector, value in fields.items():
-        target = form.locator(selector)
+    for field, value in fields.items():  # the step forms prefix their fields with the step's name
+        target = form.locator(f'[name="{name}-{field}"]')
         if target.evaluate("e => e.tagName") == "SELECT":
             target.select_option(value)
         else:
@@ -54,14 +54,11 @@ def test_tipoff_from_submission_to_feedback(live_server, personas, browser_page,
     page.goto(f"{live_server.url}/tipoffs/{tipoff.pk}/")
     assert SCRIPT in page.locator("#tipoff-description").inner_text()
     step(page, "accept", {})
-    step(page, "verify", {"select[name=substantiated]": "yes", "textarea[name=findings]": "夜查发现井下有人作业"})
-    item = HazardItem.objects.filter(catalogue__active=True).filter(code__startswith="1").order_by("code").first() \
-        or HazardItem.objects.filter(catalogue__active=True).order_by("code").first()
+    step(page, "verify", {"substantiated": "yes", "findings": "夜查发现井下有人作业"})
     item = next(i for i in HazardItem.objects.filter(catalogue__active=True).order_by("code") if i.fits(mine.mine_type))
-    step(page, "handle", {"textarea[name=action_taken]": "责令停止作业，立案调查",
-                          "select[name=hazard_item]": str(item.pk),
-                          "textarea[name=hazard_description]": "停产期间擅自组织生产"})
-    step(page, "feedback", {"textarea[name=feedback]": "经核实情况属实，已责令停止作业并立案调查。感谢您的举报。"})
+    step(page, "handle", {"action_taken": "责令停止作业，立案调查", "hazard_item": str(item.pk),
+                          "hazard_description": "停产期间擅自组织生产"})
+    step(page, "feedback", {"feedback": "经核实情况属实，已责令停止作业并立案调查。感谢您的举报。"})
     tipoff.refresh_from_db()
     assert tipoff.status == Tipoff.Status.FEEDBACK_GIVEN
     hazard = Hazard.objects.get(pk=tipoff.hazard_id)
