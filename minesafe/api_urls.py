@@ -2,6 +2,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from minesafe.campaigns import api_routes as campaign_routes
 from minesafe.enforcement import api_routes as enforcement_routes
 from minesafe.evaluation import api_routes as evaluation_routes
 from minesafe.hazards import api as hazards_api
@@ -50,7 +51,7 @@ for routes in (suspension_routes, resumption_routes, disposal_routes):  # the op
 for routes in (people_routes, certificate_routes, activity_routes):  # the personnel app's parts
     routes.register(router)
 for routes in (inspection_routes, penalty_routes, enforcement_routes, thirdparty_routes, officer_routes,
-               tipoff_routes, evaluation_routes, plan_routes):
+               tipoff_routes, evaluation_routes, campaign_routes, plan_routes):
     routes.register(router)
 
 urlpatterns = [

@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "minesafe.officers",
     "minesafe.tipoffs",
     "minesafe.evaluation",
+    "minesafe.campaigns",
     "minesafe.plan",
     "minesafe.web",
 ]

@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("minesafe.officers.urls")),
     path("", include("minesafe.tipoffs.urls")),
     path("", include("minesafe.evaluation.urls")),
+    path("", include("minesafe.campaigns.urls")),
     path("", include("minesafe.plan.urls")),
     path("", include("minesafe.web.urls")),
 ]
