@@ -4,6 +4,8 @@ from collections.abc import Callable
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect
+from django.utils.translation import gettext as _
 
 from .errors import DomainError
 
@@ -57,3 +59,57 @@ def submit_on_form(request, form, action: Callable[[dict], object], success: str
         return None
     messages.success(request, success)
     return result if result is not None else True
+
+
+def step_forms(request, steps: dict[str, tuple], done_url: str, *, allowed: bool | None = None,
+               form_kwargs: dict | None = None, unknown_step: str = "message"):
+    """A page's step forms: `name -> (form class or factory, service call on cleaned data, success message
+    [, form kwargs])`, each form with its own prefix; a POST names its step in `action`.
+
+    Returns (redirect or None, forms by name). A POST is refused (403) when `allowed` is false (by default: when
+    no step is offered). A step not offered now is answered with a message (`unknown_step="message"`) or refused
+    (`"forbid"`). A service's refusal shows on the form that was posted."""
+    allowed = bool(steps) if allowed is None else allowed
+    form_kwargs = form_kwargs or {}
+
+    def build(name: str, data=None):
+        factory, *_rest = steps[name]
+        kwargs = {**(steps[name][3] if len(steps[name]) > 3 else {}), **form_kwargs.get(name, {})}
+        return factory(prefix=name, **kwargs) if data is None else factory(data, prefix=name, **kwargs)
+
+    bound = {}
+    if request.method == "POST":
+        if not allowed:
+            raise PermissionDenied
+        name = request.POST.get("action", "")
+        if name not in steps:
+            if unknown_step == "forbid":
+                raise PermissionDenied
+            messages.error(request, _("This step is not available now."))
+            return redirect(done_url), {}
+        form = build(name, request.POST)
+        if submit_on_form(request, form, steps[name][1], steps[name][2]):
+            return redirect(done_url), {}
+        bound[name] = form
+    return None, {name: bound.get(name) or build(name) for name in steps}
+
+
+def query_without_page(request) -> str:
+    """The list's query string without its page number (for the pager's links)."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
+def audit_trail(*objects, extra=None, limit: int = 100):
+    """The audit events of the objects (and of any `extra` Q on AuditEvent), newest first, for a detail page."""
+    from django.db.models import Q
+
+    from .models import AuditEvent
+
+    q = Q(pk__in=[])
+    for obj in objects:
+        q |= Q(object_type=f"{obj._meta.app_label}.{obj._meta.model_name}", object_id=str(obj.pk))
+    if extra is not None:
+        q |= extra
+    return AuditEvent.objects.filter(q).order_by("-seq")[:limit]

@@ -173,7 +173,7 @@ def accident_detail(request, pk: int):
                     user, t, reason=d["reason"]), _("Mine suspended; task done."))
                 kwargs[f"suspend{task.pk}"] = {"initial": {"reason": _("Fatal accident of %(d)s") % {
                     "d": timezone.localtime(accident.occurred_at).strftime("%Y-%m-%d")}}}
-    done, forms_by_name = step_forms(request, steps, request.path, kwargs)
+    done, forms_by_name = step_forms(request, steps, request.path, form_kwargs=kwargs)
     if done:
         return done
     for task in tasks:

@@ -136,7 +136,7 @@ def equipment_detail(request, pk: int):
         steps["status"] = (StatusForm, lambda d: services.change_status(user, item, d["status"], reason=d["reason"]),
                            _("Status changed."))
         kwargs["status"] = {"item": item}
-    done, forms_by_name = step_forms(request, steps, request.path, kwargs)
+    done, forms_by_name = step_forms(request, steps, request.path, form_kwargs=kwargs)
     if done:
         return done
     return render(request, "enforcement/equipment/detail.html", {

@@ -259,7 +259,7 @@ def plan_detail(request, pk: int):
     if S.RETURNED in moves:
         steps["return"] = (ReturnForm, lambda d: services.return_plan(user, plan, reason=d["reason"]),
                            _("Plan returned."))
-    done, forms_by_name = step_forms(request, steps, request.path, kwargs)
+    done, forms_by_name = step_forms(request, steps, request.path, form_kwargs=kwargs)
     if done:
         return done
     entries = list(plan.entries.select_related("mine__county").prefetch_related("experts").order_by("mine__code"))

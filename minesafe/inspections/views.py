@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 from minesafe.core.errors import DomainError
 from minesafe.core.models import AuditEvent, Region, User
 from minesafe.core.scoping import is_city
-from minesafe.core.webutil import attempt, error_text, submit_on_form
+from minesafe.core.webutil import attempt, error_text, query_without_page, submit_on_form
 from minesafe.registry.models import Mine
 
 from . import checklists, documents, exports, forms, services
@@ -40,12 +40,6 @@ def visible_inspection(request, pk: int) -> Inspection:
     return get_object_or_404(Inspection.objects.visible_to(request.user).select_related(
         "mine__county", "mine__enterprise__organisation", "organisation__region", "lead_inspector",
         "checklist_template", "created_by"), pk=pk)
-
-
-def query_without_page(request) -> str:
-    query = request.GET.copy()
-    query.pop("page", None)
-    return query.urlencode()
 
 
 def parse_day(value: str) -> dt.date | None:

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from minesafe.core.scoping import is_city
-from minesafe.core.webutil import attempt, submit_on_form
+from minesafe.core.webutil import attempt, query_without_page, submit_on_form
 from minesafe.registry.api import xlsx_response
 from minesafe.registry.models import Mine
 
@@ -45,12 +45,6 @@ def posted_id(request, name: str) -> int:
     if not (value.isascii() and value.isdigit()) or not 0 < int(value) <= MAX_ID:
         raise Http404
     return int(value)
-
-
-def query_without_page(request) -> str:
-    query = request.GET.copy()
-    query.pop("page", None)
-    return query.urlencode()
 
 
 # Alarm board ---------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from minesafe.core.models import User
 from minesafe.core.scoping import is_city
-from minesafe.core.webutil import submit_on_form
+from minesafe.core.webutil import query_without_page, submit_on_form
 
 from . import forms, services
 from .models import Officer, OfficerTraining
@@ -54,12 +54,6 @@ def officer_list(request):
         "page": page, "filters": filters, "kinds": Officer.Kind.choices, "bodies": bodies,
         "may_add": services.manageable_bodies(request.user).exists(), "window": services.window_years(),
         "query": query_without_page(request)})
-
-
-def query_without_page(request) -> str:
-    query = request.GET.copy()
-    query.pop("page", None)
-    return query.urlencode()
 
 
 def export_csv(states) -> HttpResponse:

@@ -140,7 +140,8 @@ def census_detail(request, pk: int):
             _("Census marked falsified; the offence is recorded."))
     if request.method == "POST" and request.POST.get("action") == "falsify" and not may_falsify:
         raise PermissionDenied
-    done, step_form = step_forms(request, steps if may_write else {}, may_write, request.path, kwargs)
+    done, step_form = step_forms(request, steps if may_write else {}, request.path, allowed=may_write,
+                                 form_kwargs=kwargs)
     if done:
         return done
     for factor in factors:

@@ -2,22 +2,19 @@
 consolidation projects. Thin: every change goes through disposal.py; lists are scoped by visible_to and an
 object outside the reader's scope is 404."""
 
-from collections.abc import Callable
 
 from django import forms
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from minesafe.core.models import AuditEvent, User
+from minesafe.core.models import User
 from minesafe.core.scoping import is_city
-from minesafe.core.webutil import submit_on_form
+from minesafe.core.webutil import audit_trail, query_without_page, step_forms, submit_on_form
 from minesafe.registry.forms import DateInput
 from minesafe.registry.models import Mine
 
@@ -33,44 +30,6 @@ U = UpgradeProject.Status
 def is_regulator_user(user) -> bool:
     """May create records at all (the city, a county); the service still checks the particular mine."""
     return is_city(user) or user.role == User.Role.COUNTY
-
-
-def audit_trail(*objects, extra: Q | None = None, limit: int = 100):
-    q = Q(pk__in=[])
-    for obj in objects:
-        q |= Q(object_type=f"{obj._meta.app_label}.{obj._meta.model_name}", object_id=str(obj.pk))
-    if extra is not None:
-        q |= extra
-    return AuditEvent.objects.filter(q).order_by("-seq")[:limit]
-
-
-def step_forms(request, steps: dict[str, tuple[type[forms.Form], Callable[[dict], object], str]], allowed: bool,
-               done_url: str, form_kwargs: dict | None = None):
-    """The page's step forms (`name -> (form class, service call on cleaned data, success message)`), each
-    with its own prefix; a POST names its step in `action`. Returns (redirect or None, forms by name).
-    A refusal shows on the form that was posted; a step not available now is refused with a message."""
-    form_kwargs = form_kwargs or {}
-    bound = {}
-    if request.method == "POST":
-        if not allowed:
-            raise PermissionDenied
-        name = request.POST.get("action", "")
-        if name not in steps:
-            messages.error(request, _("This step is not available now."))
-            return redirect(done_url), {}
-        form_class, call, success = steps[name]
-        form = form_class(request.POST, prefix=name, **form_kwargs.get(name, {}))
-        if submit_on_form(request, form, call, success):
-            return redirect(done_url), {}
-        bound[name] = form
-    return None, {name: bound.get(name) or form_class(prefix=name, **form_kwargs.get(name, {}))
-                  for name, (form_class, _call, _msg) in steps.items()}
-
-
-def query_without_page(request) -> str:
-    query = request.GET.copy()
-    query.pop("page", None)
-    return query.urlencode()
 
 
 def overdue_param(request) -> bool | None:
@@ -235,8 +194,8 @@ def disposal_detail(request, pk: int):
     if decision.status in disposal.OPEN_DECISIONS:
         steps["revoke"] = (RevokeForm, lambda d: disposal.revoke_decision(user, decision, reason=d["reason"]),
                            _("Decision revoked."))
-    done, step_form = step_forms(request, steps if regulator else {}, regulator, request.path,
-                                 {"complete": {"closure": decision.category == DisposalDecision.Category.CLOSE}})
+    done, step_form = step_forms(request, steps if regulator else {}, request.path, allowed=regulator, form_kwargs={
+        "complete": {"closure": decision.category == DisposalDecision.Category.CLOSE}})
     if done:
         return done
     return render(request, "operations/disposal_detail.html", {
@@ -289,7 +248,7 @@ def pond_detail(request, pk: int):
     if plan.status == P.IN_PROGRESS:
         steps["close"] = (PondCloseForm, lambda d: disposal.close_pond(
             user, plan, closed_on=d["closed_on"], note=d["note"]), _("Pond closed."))
-    done, step_form = step_forms(request, steps if regulator else {}, regulator, request.path)
+    done, step_form = step_forms(request, steps if regulator else {}, request.path, allowed=regulator)
     if done:
         return done
     return render(request, "operations/ponds_detail.html", {
@@ -356,7 +315,8 @@ def upgrade_detail(request, pk: int):
     for name in steps:
         kwargs[name] = {"consolidation": consolidation, "achieved": project.unifications,
                         "completing": name == "complete"}
-    done, step_form = step_forms(request, steps if regulator else {}, regulator, request.path, kwargs)
+    done, step_form = step_forms(request, steps if regulator else {}, request.path, allowed=regulator,
+                                 form_kwargs=kwargs)
     if done:
         return done
     return render(request, "operations/upgrades_detail.html", {

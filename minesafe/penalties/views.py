@@ -205,7 +205,7 @@ def case_detail(request, pk: int):
     user = request.user
     bench = benchmark.active()
     steps, kwargs = step_table(user, case, bench)
-    done, forms_by_name = step_forms(request, steps, request.path, kwargs)
+    done, forms_by_name = step_forms(request, steps, request.path, form_kwargs=kwargs)
     if done:
         return done
     challenges = list(case.challenges.all())

@@ -4,7 +4,6 @@ object outside the reader's scope is 404."""
 
 import datetime as dt
 import re
-from collections.abc import Callable
 
 from django import forms
 from django.contrib import messages
@@ -17,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from minesafe.core.errors import DomainError
-from minesafe.core.webutil import error_text, submit_on_form
+from minesafe.core.webutil import error_text, query_without_page, step_forms
 from minesafe.registry.forms import DateInput
 from minesafe.registry.models import Mine
 
@@ -31,34 +30,11 @@ def visible_mine(user, pk: int) -> Mine:
     return get_object_or_404(Mine.objects.visible_to(user).select_related("county", "enterprise"), pk=pk)
 
 
-def query_without_page(request) -> str:
-    query = request.GET.copy()
-    query.pop("page", None)
-    return query.urlencode()
-
-
 def counties_of(mines) -> list:
     """The counties of the mines a reader sees (for a filter's choices)."""
     from minesafe.core.models import Region
 
     return list(Region.objects.filter(pk__in=mines.order_by().values_list("county_id", flat=True)).order_by("code"))
-
-
-def step_forms(request, steps: dict[str, tuple[Callable[..., forms.Form], Callable[[dict], object], str]],
-               done_url: str):
-    """The page's forms (`name -> (form factory, service call on cleaned data, success message)`), each with
-    its own prefix; a POST names its form in `action`. Returns (redirect or None, forms by name)."""
-    bound = {}
-    if request.method == "POST":
-        name = request.POST.get("action", "")
-        if name not in steps:
-            raise PermissionDenied
-        factory, call, success = steps[name]
-        form = factory(request.POST, prefix=name)
-        if submit_on_form(request, form, call, success):
-            return redirect(done_url), {}
-        bound[name] = form
-    return None, {name: bound.get(name) or factory(prefix=name) for name, (factory, _c, _m) in steps.items()}
 
 
 def post_choices(blank: str | None = None) -> list[tuple[str, str]]:
@@ -185,7 +161,7 @@ def drill_mine(request, mine_pk: int):
         if may_record else {}
     if request.method == "POST" and not may_record:
         raise PermissionDenied
-    done, step = step_forms(request, steps, request.path)
+    done, step = step_forms(request, steps, request.path, unknown_step="forbid")
     if done:
         return done
     return render(request, "personnel/drills_mine.html", {
@@ -219,7 +195,7 @@ def plan_mine(request, mine_pk: int):
         if may_record else {}
     if request.method == "POST" and not may_record:
         raise PermissionDenied
-    done, step = step_forms(request, steps, request.path)
+    done, step = step_forms(request, steps, request.path, unknown_step="forbid")
     if done:
         return done
     plans = list(EmergencyPlan.objects.visible_to(user).filter(mine=mine).order_by("-revised_on", "-pk"))
@@ -331,7 +307,7 @@ def question_list(request):
     user = request.user
     services.require_bank_editor(user)
     done, step = step_forms(request, {"add": (QuestionForm, lambda d: services.create_question(user, **d),
-                                              _("Question added."))}, request.path)
+                                              _("Question added."))}, request.path, unknown_step="forbid")
     if done:
         return done
     questions = ExamQuestion.objects.all()
@@ -372,7 +348,7 @@ def question_detail(request, pk: int):
         "toggle": (ActiveForm, lambda d: services.set_question_active(user, question, not question.active),
                    _("Question taken out of use.") if question.active else _("Question back in use.")),
     }
-    done, step = step_forms(request, steps, request.path)
+    done, step = step_forms(request, steps, request.path, unknown_step="forbid")
     if done:
         return done
     return render(request, "personnel/exams_question.html", {
@@ -431,7 +407,7 @@ def contractor_mine(request, mine_pk: int):
                     user, p, **d), _("Project ended."))
     if request.method == "POST" and not may_record:
         raise PermissionDenied
-    done, step = step_forms(request, steps, request.path)
+    done, step = step_forms(request, steps, request.path, unknown_step="forbid")
     if done:
         return done
     for project in projects:

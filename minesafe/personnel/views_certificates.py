@@ -255,7 +255,7 @@ def certificate_detail(request, pk: int):
                            _("Certificate revoked."))
     if request.method == "POST" and request.POST.get("action") == "revoke" and not may_revoke:
         raise PermissionDenied
-    done, step_form = step_forms(request, steps, may_write or may_revoke, request.path)
+    done, step_form = step_forms(request, steps, request.path, allowed=may_write or may_revoke)
     if done:
         return done
     if "review" in step_form and not step_form["review"].is_bound:
@@ -369,7 +369,7 @@ def training_provider_detail(request, pk: int):
     steps = {"check": (CheckForm, lambda d: training.check_provider(
         user, provider, checked_on=d["checked_on"], findings=d["findings"], result=d["result"]),
         _("Check recorded."))} if may_manage else {}
-    done, step_form = step_forms(request, steps, may_manage, request.path)
+    done, step_form = step_forms(request, steps, request.path, allowed=may_manage)
     if done:
         return done
     records = training.visible_records(user).filter(provider=provider)

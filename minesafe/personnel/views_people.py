@@ -5,23 +5,20 @@ them (common.may_see_personal); the exports always mask them."""
 
 import csv
 import io
-from collections.abc import Callable
 
 from django import forms
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from openpyxl import Workbook
 
 from minesafe.core.models import AuditEvent, Region
-from minesafe.core.webutil import submit_on_form
+from minesafe.core.webutil import query_without_page, step_forms
 from minesafe.registry.excel import XLSX_CONTENT_TYPE, safe_cell
 from minesafe.registry.forms import DateInput
 from minesafe.registry.models import Mine
@@ -82,38 +79,11 @@ class ConfirmForm(forms.Form):
 
 
 # Page plumbing -----------------------------------------------------------------------------------
-def step_forms(request, steps: dict[str, tuple[type[forms.Form], Callable[[dict], object], str, dict]],
-               allowed: bool, done_url: str):
-    """The page's forms (`name -> (form class, service call, success message, form kwargs)`), each with its own
-    prefix; a POST names its form in `action`. Returns (redirect or None, forms by name)."""
-    bound = {}
-    if request.method == "POST":
-        if not allowed:
-            raise PermissionDenied
-        name = request.POST.get("action", "")
-        if name not in steps:
-            messages.error(request, _("This step is not available now."))
-            return redirect(done_url), {}
-        form_class, call, success, kwargs = steps[name]
-        form = form_class(request.POST, prefix=name, **kwargs)
-        if submit_on_form(request, form, call, success):
-            return redirect(done_url), {}
-        bound[name] = form
-    return None, {name: bound.get(name) or form_class(prefix=name, **kwargs)
-                  for name, (form_class, _call, _msg, kwargs) in steps.items()}
-
-
 def show_personal(person: Person, full: bool) -> Person:
     """Set `id_shown` and `phone_shown` on the person: in full, or masked."""
     person.id_shown = person.id_number if full else common.mask_id(person.id_number)
     person.phone_shown = person.phone if full else common.mask_phone(person.phone) if person.phone else ""
     return person
-
-
-def query_without_page(request) -> str:
-    query = request.GET.copy()
-    query.pop("page", None)
-    return query.urlencode()
 
 
 def visible_mine(user, pk: int) -> Mine:
@@ -165,7 +135,7 @@ def people_mine(request, mine_pk: int):
         steps["appoint"] = (AppointForm, lambda d: services.appoint(
             user, d["person"], d["post"], d["start_date"], specialty=d["specialty"]), _("Appointment recorded."),
             {"mine": mine, "rule_set": rule_set})
-    done, step_form = step_forms(request, steps, may_write, request.path)
+    done, step_form = step_forms(request, steps, request.path, allowed=may_write)
     if done:
         return done
     full = common.may_see_personal(user, mine)
@@ -204,7 +174,7 @@ def person_detail(request, pk: int):
         elif mine.status != Mine.Status.CLOSED:
             steps["reactivate"] = (ConfirmForm, lambda d: services.reactivate_person(user, person),
                                    _("Recorded as working at the mine again."), {})
-    done, step_form = step_forms(request, steps, may_write, request.path)
+    done, step_form = step_forms(request, steps, request.path, allowed=may_write)
     if done:
         return done
     for appointment in appointments:
@@ -314,4 +284,3 @@ def compliance_xlsx(request):
     response = HttpResponse(buffer.getvalue(), content_type=XLSX_CONTENT_TYPE)
     response["Content-Disposition"] = 'attachment; filename="key-positions-compliance.xlsx"'
     return response
-

@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _lazy
 
 from minesafe.core.models import AuditEvent, Region, User
 from minesafe.core.scoping import is_city
-from minesafe.core.webutil import submit_on_form
+from minesafe.core.webutil import query_without_page, submit_on_form
 from minesafe.registry.models import Mine
 
 from . import exports, forms, services
@@ -63,12 +63,6 @@ def show(request, template: str, context: dict):
 def require(condition: bool) -> None:
     if not condition:
         raise PermissionDenied
-
-
-def query_without_page(request) -> str:
-    query = request.GET.copy()
-    query.pop("page", None)
-    return query.urlencode()
 
 
 def paged(request, queryset):
