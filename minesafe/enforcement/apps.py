@@ -14,3 +14,4 @@ class EnforcementConfig(AppConfig):
 
         register_reference("enforcement_accidents", Path(__file__).resolve().parent / "reference" / "accidents.yaml")
         register_reference("enforcement_plans", Path(__file__).resolve().parent / "reference" / "plans.yaml")
+        register_reference("enforcement_risk", Path(__file__).resolve().parent / "reference" / "risk.yaml")

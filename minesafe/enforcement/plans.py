@@ -8,8 +8,9 @@ Entries change freely in a draft or a returned plan; an approved plan changes on
 another county's mine into a county's plan, as cross-county enforcement (交叉执法).
 
 Frequencies come from data (reference/plans.yaml): `visits_for(mine, rules)` and `methods_for(...)` return
-their numbers with the reasons, item by item; `propose_entries` builds a draft from the ledger with them and the
-officer edits it before submitting. Issue 9's risk score replaces `visits_for` behind the same signature.
+their numbers with the reasons, item by item; `propose_entries` builds a draft from the ledger with them, riskiest
+mines first, and the officer edits it before submitting. The risk score (risk.py, issue 9) adds its band's extra
+visits (reference/risk.yaml `plan_visits`) with a reason carrying the score and its items.
 
 Every change checks permission, validates, changes state, audits and notifies in one transaction.
 """
@@ -38,7 +39,9 @@ from minesafe.inspections.models import Inspection, Method
 from minesafe.monitoring.models import Gateway
 from minesafe.registry.models import Mine
 
+from . import risk
 from .models import Accident, InspectionPlan, PlanAmendment, PlanEntry, PlanExpert
+from .risk import RiskScore
 
 S = InspectionPlan.Status
 CATALOGUE = "enforcement_plans"
@@ -63,9 +66,14 @@ def catalogue() -> dict:
 
 
 def frequency_rules(organisation: Organisation, cat: dict | None = None) -> dict:
-    """The frequency rule set for a body: the city's selective one or the counties' full one."""
+    """The frequency rule set for a body: the city's selective one or the counties' full one, with the risk
+    catalogue's extra visits by band (`risk_band_extra`) unless the plans catalogue sets its own."""
     cat = cat or catalogue()
-    return cat["frequency"]["city" if organisation.kind == Organisation.Kind.CITY_BUREAU else "county"]
+    kind = "city" if organisation.kind == Organisation.Kind.CITY_BUREAU else "county"
+    rules = dict(cat["frequency"][kind])
+    if "risk_band_extra" not in rules and (extras := risk.plan_extras(kind)) is not None:
+        rules["risk_band_extra"] = extras
+    return rules
 
 
 # Bodies and permissions --------------------------------------------------------------------------
@@ -128,17 +136,21 @@ def _whole(value) -> bool:
 # Frequency rules ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class MineFacts:
-    """What the rules look at beyond the registry row: open major hazards, accident dates, last monitoring data."""
+    """What the rules look at beyond the registry row: open major hazards, accident dates, last monitoring data,
+    and the risk score (a summary of facts, so not part of the comparison)."""
 
     as_of: dt.date
     open_hazards: int = 0
     accident_days: tuple[dt.date, ...] = ()
     last_data_at: dt.datetime | None = None
+    risk: RiskScore | None = field(default=None, compare=False)
 
 
 def collect_facts(mines, as_of: dt.date | None = None) -> dict[int, MineFacts]:
-    """The facts of many mines in three queries (attached by `propose_entries` as `mine.plan_facts`)."""
+    """The facts of many mines in a fixed number of queries: three, and the risk score's (attached by
+    `propose_entries` as `mine.plan_facts`)."""
     as_of = as_of or timezone.localdate()
+    mines = list(mines)
     ids = [m.pk for m in mines]
     hazards = dict(Hazard.objects.open().filter(mine_id__in=ids).values("mine_id").annotate(n=Count("pk"))
                    .values_list("mine_id", "n"))
@@ -150,7 +162,9 @@ def collect_facts(mines, as_of: dt.date | None = None) -> dict[int, MineFacts]:
     for mine_id, at in Gateway.objects.filter(mine_id__in=ids, active=True, last_seen_at__isnull=False).values_list(
             "mine_id", "last_seen_at"):
         seen[mine_id] = max(at, seen.get(mine_id, at))
-    return {i: MineFacts(as_of, hazards.get(i, 0), tuple(sorted(accidents.get(i, ()))), seen.get(i)) for i in ids}
+    scores = risk.score_mines(mines, as_of)
+    return {i: MineFacts(as_of, hazards.get(i, 0), tuple(sorted(accidents.get(i, ()))), seen.get(i), scores.get(i))
+            for i in ids}
 
 
 def facts_of(mine: Mine, as_of: dt.date | None = None) -> MineFacts:
@@ -199,11 +213,36 @@ def visits_for(mine: Mine, rules: dict) -> tuple[int, list[dict]]:
             reasons.append({"rule": "recent_accident", "add": int(accident_rule["extra"]), "count": len(recent),
                             "months": months, "last": recent[-1].isoformat()})
             visits += int(accident_rule["extra"])
+    band_extra = rules.get("risk_band_extra")
+    if isinstance(band_extra, dict) and facts.risk is not None:
+        extra = int(band_extra.get(facts.risk.band, 0))
+        reasons.append(risk_reason(facts.risk, extra))
+        visits += extra
     cap = int(rules.get("max_visits", MAX_VISITS))
     if visits > cap:
         reasons.append({"rule": "cap", "add": cap - visits, "max": cap})
         visits = cap
     return visits, reasons
+
+
+def risk_reason(score: RiskScore, add: int) -> dict:
+    """The risk reason of a frequency: the band's extra visits with the score and its items (plain JSON, stable
+    from one day to the next while the facts stay the same, so proposing again changes nothing)."""
+    data = score.as_json()
+    return {"rule": "risk", "add": add, "score": data["score"], "band": data["band"], "version": data["version"],
+            "items": data["items"]}
+
+
+def entry_risk(entry: PlanEntry) -> int | None:
+    """The risk score an entry was proposed with (its risk reason), None without one: lists of entries sort by it,
+    highest first."""
+    return next((r.get("score") for r in entry.reasons or [] if r.get("rule") == "risk"), None)
+
+
+def risk_of(mine: Mine) -> int:
+    """The risk score attached to the mine's facts (0 without one): the proposal's order."""
+    facts = getattr(mine, "plan_facts", None)
+    return facts.risk.total if facts is not None and facts.risk is not None else 0
 
 
 def is_connected(mine: Mine, method_rules: dict) -> bool:
@@ -260,6 +299,10 @@ def describe_reason(reason: dict) -> str:
     if rule == "recent_accident":
         return _("%(c)d accident(s) in the last %(m)d months (latest %(d)s): %(n)+d") % {
             "c": reason["count"], "m": reason["months"], "d": reason["last"], "n": add}
+    if rule == "risk":
+        return _("Risk score %(s)d, %(band)s (%(items)s): %(n)+d") % {
+            "s": reason["score"], "band": risk.band_label(reason.get("band", "")),
+            "items": risk.describe_items(reason.get("items") or []) or _("nothing counted"), "n": add}
     if rule == "cap":
         return _("Capped at %(max)d visits a year") % {"max": reason["max"]}
     if rule == "covert":
@@ -362,10 +405,12 @@ def propose_entries(actor: User, plan: InspectionPlan, as_of: dt.date | None = N
             raise InvalidTransition(_("only a draft or returned plan takes a proposal"))
         mines = list(candidate_mines(current.organisation))
         facts = collect_facts(mines, as_of)
+        for mine in mines:
+            mine.plan_facts = facts[mine.pk]
+        mines.sort(key=lambda m: (-risk_of(m), m.code))  # the riskiest first: entries are made in this order
         existing = {e.mine_id: e for e in current.entries.all()}
         new, refreshed, changes = [], [], []
         for mine in mines:
-            mine.plan_facts = facts[mine.pk]
             visits, reasons = visits_for(mine, rules)
             minimums, method_reasons = methods_for(mine, visits, method_rules)
             entry = existing.get(mine.pk)

@@ -269,6 +269,8 @@ def plan_detail(request, pk: int):
         entry.methods_display = services.methods_text(entry.method_minimums)
         entry.changed = entry.proposed_visits is not None and entry.proposed_visits != entry.visits_per_year
         entry.editable = is_city(user) or not entry.foreign
+        entry.risk_score = services.entry_risk(entry)
+    entries.sort(key=lambda e: (-(e.risk_score or 0), e.mine.code))  # riskiest first: the order to visit in
     experts = list(plan.experts.select_related("entry__mine", "user"))
     amendments = list(plan.amendments.select_related("mine", "made_by"))
     for amendment in amendments:

@@ -197,7 +197,7 @@ def test_a_county_proposal_covers_its_own_mines_with_reasons(personas, orgs):
     pond = entries["KC-T01"]
     assert fresh(personas.pond_a).pond_grade == 4
     assert (pond.visits_per_year, pond.proposed_visits, pond.method_minimums, pond.methods) == (4, 4, {U: 2}, [U])
-    assert [r["rule"] for r in pond.reasons] == ["base", "head_pond", "unannounced"]
+    assert [r["rule"] for r in pond.reasons] == ["base", "head_pond", "risk", "unannounced"]  # risk: +0 here
     assert (entries["KC-001"].visits_per_year, entries["KC-001"].method_minimums) == (4, {U: 2})
     assert fresh(plan).rules_version == services.catalogue()["version"]
     created = AuditEvent.objects.filter(object_type="enforcement.planentry", action="create").count()
