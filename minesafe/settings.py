@@ -158,6 +158,11 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("MINESAFE_SECURE_COOKIES")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
+# The dashboard map's basemap: a tile URL template such as https://tiles.example/{z}/{x}/{y}.png (an intranet
+# tile server in production). Empty: the map draws the county outlines and the mines offline, without tiles.
+MAP_BASEMAP_URL = os.environ.get("MINESAFE_MAP_BASEMAP_URL", "")
+MAP_BASEMAP_ATTRIBUTION = os.environ.get("MINESAFE_MAP_BASEMAP_ATTRIBUTION", "")
+
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "minesafe" / "locale"]
@@ -199,6 +204,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
+        "RiskBandEnum": "minesafe.enforcement.risk.RiskBand",
         "MineStatusEnum": "minesafe.registry.models.Mine.Status",
         "SuspensionReportKindEnum": "minesafe.operations.models.SuspensionReport.Kind",
         "ControlRecordKindEnum": "minesafe.operations.models.ControlRecord.Kind",
