@@ -1,7 +1,6 @@
 """The demo: every county's ended quarters of this year published, one objection answered, the running quarter a
 live draft, a ranking that is not a tie; a second run adds nothing."""
 
-import time
 
 import pytest
 from django.utils import timezone
@@ -17,9 +16,7 @@ pytestmark = pytest.mark.django_db
 
 def test_the_demo_publishes_the_ended_quarters_and_leaves_the_running_one_a_draft(reference):
     seed_demo(months=12, scale=0.25, monitoring=False, until="thirdparty")
-    started = time.monotonic()
     summary = seed_evaluation(2026)
-    elapsed = time.monotonic() - started
     running = Quarter.of(timezone.localdate())
     ended = running.number - 1
     counties = services.evaluated_counties().count()
@@ -32,6 +29,4 @@ def test_the_demo_publishes_the_ended_quarters_and_leaves_the_running_one_a_draf
     latest = services.ranking(running.previous())
     totals = [r.total for r in latest]
     assert all(r.rank for r in latest) and len(set(totals)) >= 8 and summary.spread > 5
-    # A few seconds for the whole demo city (36 sheets); the guard only catches a runaway (e.g. N+1 queries).
-    assert elapsed < 60, f"seed_evaluation took {elapsed:.1f} s"
     assert seed_evaluation(2026).published == 0 and ScoreSheet.objects.published().count() == summary.published

@@ -3,7 +3,6 @@ them, a few major findings reported as hazards with their orders, exams, some co
 progress; with the plans' targets when given; and seeding again adds nothing."""
 
 import datetime as dt
-import time
 
 import pytest
 from django.utils import timezone
@@ -25,10 +24,7 @@ def demo_city(reference):
 
 
 def test_a_year_of_inspections_on_the_demo_city(demo_city):
-    began = time.process_time()  # CPU time: the test machine may be shared with other work
     summary = seed_inspections(seed=7)
-    elapsed = time.process_time() - began
-    assert elapsed < 10, elapsed
     today = timezone.localdate()
     completed = Inspection.objects.filter(status=Inspection.Status.COMPLETED)
     assert summary.completed == completed.count() > 300

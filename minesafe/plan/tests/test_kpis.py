@@ -9,7 +9,6 @@ clock is moved to that day)."""
 
 import contextlib
 import datetime as dt
-import time
 from decimal import Decimal
 
 import pytest
@@ -673,18 +672,13 @@ def test_demo_history_gives_the_baseline_and_is_idempotent(reference):
     from minesafe.plan.demo_kpis import seed_kpi_history
     from minesafe.web.demo import seed_demo
 
-    began = time.process_time()
     seed_demo(months=1, scale=0.25, monitoring=False, until="plan")  # a smaller city: faster, the same kinds of records
-    seeded = time.process_time()
     summary = seed_kpi_history(seed=3)
-    history = time.process_time()
-    assert history - seeded < 10  # CPU time: the test machine may be shared with other work
     assert summary.ledgers > 500 and summary.drills > 50 and summary.trainings > 50
     assert LedgerSubmission.objects.filter(period__year=2023, people_underground__isnull=False).exists()
     again = seed_kpi_history(seed=3)
     assert (again.ledgers, again.drills, again.trainings) == (0, 0, 0)
     results = {r.code: r for r in kpis.all_kpis(timezone.localdate())}
-    print(f"demo {seeded - began:.1f}s, history {history - seeded:.1f}s, KPIs {time.process_time() - history:.1f}s")
     people = results["people_underground"]
     assert people.value is not None and people.value < 0 and people.denominator > 0
     assert results["drills_on_time"].trend[0][1] is not None  # drills reach back before the latest one
