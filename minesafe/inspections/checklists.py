@@ -5,7 +5,12 @@ Versioning is copy-on-edit: a version that no inspection has used yet is edited 
 that an inspection has used first copies it to a new version (the old one is kept, inactive), so an
 inspection's `checklist_template` always names what it was started with. Inspections also snapshot the
 items themselves (InspectionItem), so even the text they were asked about never changes under them.
+
+Campaign checklists (专项整治, purpose "campaign") are versioned and edited the same way, but never picked for a
+routine inspection: a visit uses one only by naming it, for a mine a registered campaign check accepts.
 """
+
+from collections.abc import Callable
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -54,7 +59,9 @@ def free_items_for(mine_type: str, data: dict | None = None) -> list[dict]:
 
 
 def active_template(mine_type: str) -> ChecklistTemplate | None:
-    return ChecklistTemplate.objects.filter(code=mine_type, active=True).first()
+    """The routine checklist in use for a mine type (never a campaign checklist)."""
+    return ChecklistTemplate.objects.filter(code=mine_type, active=True,
+                                            purpose=ChecklistTemplate.Purpose.ROUTINE).first()
 
 
 def ensure_default_templates(actor: User | None = None) -> int:
@@ -63,7 +70,7 @@ def ensure_default_templates(actor: User | None = None) -> int:
     data = catalogue()
     standard = HazardCatalogue.objects.filter(active=True).order_by("-effective").first()
     for mine_type in Mine.Type.values:
-        if ChecklistTemplate.objects.filter(code=mine_type).exists():
+        if ChecklistTemplate.objects.filter(code=mine_type, purpose=ChecklistTemplate.Purpose.ROUTINE).exists():
             continue
         with translation.override("zh-hans"):  # stored data, named in the UI's default language
             name = f"{Mine.Type(mine_type).label}检查表"
@@ -97,6 +104,73 @@ def template_for(mine_type: str) -> ChecklistTemplate:
     return template
 
 
+# Campaign checklists ------------------------------------------------------------------------------
+# Checks that a higher app (campaigns) registers at start-up: (template, mine) -> whether this campaign checklist
+# may be used for this mine now. With none registered, or none accepting, a campaign checklist is refused.
+CampaignCheck = Callable[[ChecklistTemplate, Mine], bool]
+_campaign_checks: list[CampaignCheck] = []
+
+
+def register_campaign_check(check: CampaignCheck) -> None:
+    if check not in _campaign_checks:
+        _campaign_checks.append(check)
+
+
+def campaign_template_allowed(template: ChecklistTemplate, mine: Mine) -> bool:
+    return any(check(template, mine) for check in list(_campaign_checks))
+
+
+def template_problem(template: ChecklistTemplate, mine: Mine) -> str | None:
+    """Why an inspection of `mine` may not use this checklist, or None. The rule: the version must be in use,
+    and be either the routine checklist of the mine's type or a campaign checklist that a campaign accepts for
+    this mine (deny by default: the campaign, not the checklist, knows its sites)."""
+    if not template.active:
+        return _("this version of the checklist is no longer in use")
+    if template.purpose == ChecklistTemplate.Purpose.CAMPAIGN:
+        if not campaign_template_allowed(template, mine):
+            return _("%(m)s is not a site of a running campaign that uses this checklist") % {"m": mine.name}
+        return None
+    if template.mine_type != mine.mine_type:
+        return _("this checklist is for a %(t)s") % {"t": Mine.Type(template.mine_type).label}
+    return None
+
+
+def campaign_templates():
+    """The campaign checklists in use."""
+    return ChecklistTemplate.objects.filter(purpose=ChecklistTemplate.Purpose.CAMPAIGN, active=True).order_by("name")
+
+
+def ensure_campaign_template(actor: User | None, data: dict) -> ChecklistTemplate:
+    """The version in use of the campaign checklist described by `data` (code, name, mine_type, note, items:
+    [{code, text, guidance}]), created as version 1 from the data if no version of that code exists
+    (idempotent; shipped defaults, like ensure_default_templates). Later versions come from the city's edits."""
+    code = str(data["code"])[:32]
+    existing = ChecklistTemplate.objects.filter(code=code)
+    if existing.exists():
+        template = existing.filter(active=True).first()
+        if template is None or template.purpose != ChecklistTemplate.Purpose.CAMPAIGN:
+            raise DomainError(_("checklist %(c)s exists and is not a campaign checklist in use") % {"c": code},
+                              field="checklist", code="not_campaign")
+        return template
+    mine_type = str(data["mine_type"])
+    if mine_type not in Mine.Type.values or not data.get("items"):
+        raise ValidationError({"checklist": _("a campaign checklist names a mine type and has items")})
+    with transaction.atomic():
+        audit.lock_chain()
+        template = ChecklistTemplate.objects.create(
+            code=code, version=1, name=str(data["name"])[:128], mine_type=mine_type,
+            purpose=ChecklistTemplate.Purpose.CAMPAIGN, created_by=actor, note=str(data.get("note", ""))[:300],
+            hazard_catalogue=HazardCatalogue.objects.filter(active=True).order_by("-effective").first())
+        ChecklistTemplateItem.objects.bulk_create([
+            ChecklistTemplateItem(template=template, position=position, code=str(item["code"])[:16],
+                                  text=str(item["text"])[:TEXT_MAX],
+                                  guidance=str(item.get("guidance", ""))[:GUIDANCE_MAX])
+            for position, item in enumerate(data["items"], 1)])
+        audit.record(actor, AuditEvent.Action.CREATE, template, after={
+            "code": code, "version": 1, "purpose": template.purpose, "item_count": len(data["items"])})
+    return template
+
+
 def is_used(template: ChecklistTemplate) -> bool:
     return Inspection.objects.filter(checklist_template=template).exists()
 
@@ -106,8 +180,9 @@ def _copy(actor: User, template: ChecklistTemplate, note: str) -> ChecklistTempl
     last = ChecklistTemplate.objects.filter(code=template.code).aggregate(v=Max("version"))["v"] or 0
     ChecklistTemplate.objects.filter(pk=template.pk).update(active=False)
     new = ChecklistTemplate.objects.create(code=template.code, version=last + 1, name=template.name,
-                                           mine_type=template.mine_type, hazard_catalogue=template.hazard_catalogue,
-                                           created_by=actor, note=note[:300])
+                                           mine_type=template.mine_type, purpose=template.purpose,
+                                           hazard_catalogue=template.hazard_catalogue, created_by=actor,
+                                           note=note[:300])
     ChecklistTemplateItem.objects.bulk_create([
         ChecklistTemplateItem(template=new, position=i.position, hazard_item_id=i.hazard_item_id, code=i.code,
                               text=i.text, guidance=i.guidance) for i in template.items.order_by("position")])

@@ -119,13 +119,22 @@ class InspectionOwnedQuerySet(models.QuerySet):
 # Checklist templates ---------------------------------------------------------------------------------
 class ChecklistTemplate(models.Model):
     """One version of the checklist for one mine type. Versions of one checklist share `code`; exactly one
-    is active, and it is the one new inspections snapshot."""
+    is active, and it is the one new inspections snapshot.
+
+    A routine checklist (one per mine type, its code the type) is what an inspection uses unless told
+    otherwise; a campaign checklist (专项整治) is used only when a visit names it explicitly, for a mine that a
+    registered campaign check accepts (see checklists.template_problem)."""
+
+    class Purpose(models.TextChoices):
+        ROUTINE = "routine", _("Routine inspection")
+        CAMPAIGN = "campaign", _("Special campaign (专项整治)")
 
     code = models.CharField(_("checklist"), max_length=32)
     version = models.PositiveIntegerField(_("version"), default=1)
     name = models.CharField(_("name"), max_length=128)
     mine_type = models.CharField(_("mine type"), max_length=20, choices=Mine.Type.choices)
     active = models.BooleanField(_("in use"), default=True)
+    purpose = models.CharField(_("purpose"), max_length=12, choices=Purpose.choices, default=Purpose.ROUTINE)
     hazard_catalogue = models.ForeignKey("hazards.HazardCatalogue", null=True, blank=True,
                                          on_delete=models.PROTECT, related_name="+",
                                          verbose_name=_("hazard standard version"))

@@ -49,6 +49,7 @@ from minesafe.registry.services import can_manage_mine
 from . import checklists
 from .models import (
     Addendum,
+    ChecklistTemplate,
     Finding,
     Inspection,
     InspectionItem,
@@ -229,8 +230,10 @@ def organisations_for(user: User):
 
 def start_inspection(actor: User, mine: Mine, *, inspected_on: dt.date, method: str = Method.ROUTINE,
                      organisation: Organisation | None = None, lead_inspector: User | None = None,
-                     team: str = "") -> Inspection:
-    """Open an inspection of `mine` with a snapshot of its type's checklist."""
+                     team: str = "", template: ChecklistTemplate | None = None) -> Inspection:
+    """Open an inspection of `mine` with a snapshot of its type's routine checklist, or of `template` when one is
+    named: it must be in use and either the routine checklist of the mine's type or a campaign checklist a
+    campaign accepts for this mine (checklists.template_problem)."""
     if not may_start(actor, mine):
         raise PermissionDenied(_("you may not inspect this mine"))
     errors: dict[str, str] = {}
@@ -262,14 +265,21 @@ def start_inspection(actor: User, mine: Mine, *, inspected_on: dt.date, method: 
     if organisation is not None and "organisation" not in errors and not may_lead(lead, organisation):
         errors["lead_inspector"] = _("the lead inspector must be an active officer of the inspecting body")
     team = _text(errors, "team", team, max_length=200)
+    if template is not None:
+        problem = checklists.template_problem(template, mine)
+        if problem:
+            errors["template"] = problem
     if errors:
         raise ValidationError(errors)
-    template = checklists.template_for(mine.mine_type)
+    template = template or checklists.template_for(mine.mine_type)
     with transaction.atomic():
         audit.lock_chain()  # also serialises the numbering
+        if not ChecklistTemplate.objects.filter(pk=template.pk, active=True).exists():  # edited meanwhile
+            raise ValidationError({"template": _("this version of the checklist is no longer in use")})
         inspection = Inspection.objects.create(
             mine=mine, organisation=organisation, method=method, inspected_on=inspected_on, lead_inspector=lead,
-            team=team, created_by=actor, checklist_template=template, number=next_number(organisation, inspected_on))
+            team=team, created_by=actor, checklist_template=template, number=next_number(organisation, inspected_on),
+            started_at=timezone.now())
         InspectionItem.objects.bulk_create([
             InspectionItem(inspection=inspection, position=i.position, hazard_item_id=i.hazard_item_id, code=i.code,
                            text=i.text, guidance=i.guidance) for i in template.items.order_by("position")])
@@ -389,7 +399,7 @@ def record_result(actor: User, item: InspectionItem, result: str, *, note: str =
             if finding is None:
                 finding = Finding.objects.create(inspection=inspection, item=current, description=note,
                                                  major=current.major, hazard_item_id=current.hazard_item_id,
-                                                 deadline=deadline, created_by=actor)
+                                                 deadline=deadline, created_by=actor, created_at=timezone.now())
                 audit.record(actor, AuditEvent.Action.CREATE, finding, after=_finding_snapshot(finding))
             else:
                 before = _finding_snapshot(finding)
@@ -442,7 +452,8 @@ def add_finding(actor: User, inspection: Inspection, *, description: str, deadli
         current = locked_row(Inspection, inspection)
         require_open(current)
         finding = Finding.objects.create(inspection=inspection, description=description, major=bool(major),
-                                         hazard_item=hazard_item, deadline=deadline, created_by=actor)
+                                         hazard_item=hazard_item, deadline=deadline, created_by=actor,
+                                         created_at=timezone.now())
         audit.record(actor, AuditEvent.Action.CREATE, finding, after=_finding_snapshot(finding))
         if finding.major:
             finding.hazard = _open_hazard(actor, inspection, finding)
@@ -534,7 +545,8 @@ def add_photo(actor: User, inspection: Inspection, name: str, content: bytes, *,
             raise DomainError(_("at most %(n)d photos per inspection") % {"n": int(limits["max_per_inspection"])},
                               field="file", code="too_many")
         photo = Photo(inspection=inspection, finding=finding, original_name=safe_name, content_type=content_type,
-                      size=len(content), sha256=digest, caption=caption, uploaded_by=actor)
+                      size=len(content), sha256=digest, caption=caption, uploaded_by=actor,
+                      uploaded_at=timezone.now())
         photo.file.save(f"{digest[:16]}{suffix}", ContentFile(content), save=False)
         photo.save()
         audit.record(actor, AuditEvent.Action.CREATE, photo, after={
@@ -621,7 +633,7 @@ def sign(actor: User, inspection: Inspection, role: str, *, image=None, signer_n
                               refused=bool(refused and role == Signature.Role.ENTERPRISE),
                               refusal_reason=refusal_reason if refused else "",
                               witness_name=witness_name if refused else "", recorded_by=actor,
-                              record_hash=record_hash(current))
+                              record_hash=record_hash(current), signed_at=timezone.now())
         if content:
             signature.sha256 = hashlib.sha256(content).hexdigest()
             signature.size = len(content)
@@ -722,7 +734,8 @@ def add_addendum(actor: User, inspection: Inspection, text: str) -> Addendum:
         raise ValidationError(errors)
     with transaction.atomic():
         audit.lock_chain()
-        addendum = Addendum.objects.create(inspection=inspection, text=text, created_by=actor)
+        addendum = Addendum.objects.create(inspection=inspection, text=text, created_by=actor,
+                                           created_at=timezone.now())
         audit.record(actor, AuditEvent.Action.CREATE, addendum, after={"inspection": inspection.pk, "text": text})
         notify.send(_("Addendum to inspection %(n)s") % {"n": inspection.number or inspection.pk}, text[:200],
                     link(inspection), organisations=[inspection.mine.enterprise.organisation])

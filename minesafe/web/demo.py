@@ -12,6 +12,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
+from minesafe.campaigns.demo import CampaignSummary, seed_campaigns
 from minesafe.core import audit
 from minesafe.core.models import Organisation, Region, User
 from minesafe.core.services import bootstrap_reference_data
@@ -91,6 +92,7 @@ class DemoSummary:
     inspections: InspectionSummary | None = None
     penalties: PenaltySummary | None = None
     thirdparty: ThirdpartySummary | None = None
+    campaigns: CampaignSummary | None = None
     evaluation: EvaluationSummary | None = None
     plan: PlanSummary | None = None
     kpi_history: KpiHistorySummary | None = None
@@ -386,6 +388,7 @@ def seed_demo(seed: int = 2026, months: int = 24, scale: float = 1.0, monitoring
         "penalties": lambda: seed_penalties(seed),
         "tipoffs": lambda: seed_tipoffs(seed),
         "thirdparty": lambda: seed_thirdparty(seed),
+        "campaigns": lambda: seed_campaigns(today.year, today, seed=seed),
         "evaluation": lambda: seed_evaluation(seed),
         "plan": lambda: seed_plan(seed),
         "kpi_history": lambda: seed_kpi_history(seed),

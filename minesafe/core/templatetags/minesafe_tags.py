@@ -21,7 +21,7 @@ def audit_fields(event, values: dict | None) -> list[tuple[str, object]]:
         label = key
         if model is not None:
             with contextlib.suppress(FieldDoesNotExist):
-                label = str(model._meta.get_field(key.removesuffix("_id")).verbose_name)
+                label = str(getattr(model._meta.get_field(key.removesuffix("_id")), "verbose_name", key))
         pairs.append((label, "—" if value in (None, "") else value))
     return pairs
 
