@@ -205,6 +205,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "RiskBandEnum": "minesafe.enforcement.risk.RiskBand",
+        "CampaignStatusEnum": "minesafe.campaigns.models.Campaign.Status",
+        "CampaignSiteStatusEnum": "minesafe.campaigns.models.CampaignSite.Status",
+        "PublicityEventKindEnum": "minesafe.campaigns.models.PublicityEvent.Kind",
+        "PublicityAudienceEnum": "minesafe.campaigns.models.PublicityEvent.Audience",
+        "ChecklistPurposeEnum": "minesafe.inspections.models.ChecklistTemplate.Purpose",
+        "FormalReportKindEnum": "minesafe.plan.models.FormalReport.Kind",
         "MineStatusEnum": "minesafe.registry.models.Mine.Status",
         "SuspensionReportKindEnum": "minesafe.operations.models.SuspensionReport.Kind",
         "ControlRecordKindEnum": "minesafe.operations.models.ControlRecord.Kind",

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_kpis
+from . import views, views_formal, views_kpis
 
 app_name = "plan"
 urlpatterns = [
@@ -13,4 +13,6 @@ urlpatterns = [
     path("plan/overdue/", views.overdue, name="overdue"),
     path("plan/kpis/", views_kpis.kpi_list, name="kpis"),
     path("plan/kpis/<slug:code>/", views_kpis.kpi_detail, name="kpi"),
+    path("plan/formal/", views_formal.formal_list, name="formal"),
+    path("plan/formal/<int:pk>/download/", views_formal.formal_download, name="formal-download"),
 ]
