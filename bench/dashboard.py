@@ -65,7 +65,7 @@ def worker(mines: int, months: int, requests: int, database_url: str | None) -> 
     from minesafe.web.demo import seed_demo
 
     started = time.perf_counter()
-    seed_demo(scale=mines / 330, months=months, monitoring=False, until="kpi_history")
+    seed_demo(scale=mines / 300, months=months, monitoring=False, until="kpi_history")
     figures = {"mines": Mine.objects.count(), "alarms": raise_alarms(20),
                "seed_s": round(time.perf_counter() - started, 1)}
     pages = {"city": ("city", "/dashboard/"), "county": ("kuancheng", "/dashboard/"),

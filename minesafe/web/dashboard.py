@@ -168,6 +168,21 @@ def scores_for(county: Region | None, mines: list[Mine], as_of: dt.date) -> dict
     return scores
 
 
+def inspection_progress(user, today: dt.date) -> dict[str, tuple[int, int]]:
+    """Each county's inspections planned and done to date under its approved plan (the city's view of every
+    body), kept ten minutes: it walks every plan entry and visit of the year."""
+    key = f"dashboard-inspections:{today.isoformat()}"
+    figures = cache.get(key)
+    if figures is None:
+        figures = {}
+        for progress in progress_overview(user, today.year, today):
+            organisation = progress.organisation
+            if organisation.kind == Organisation.Kind.COUNTY:
+                figures[organisation.region.code] = (progress.planned_to_date, progress.done_to_date)
+        cache.set(key, figures, KPI_CACHE_SECONDS)
+    return figures
+
+
 def kpis_for(county: Region | None, as_of: dt.date) -> list:
     """Every KPI without its trend, kept for ten minutes per scope, day and language (the titles are translated)."""
     key = f"dashboard-kpis:{county.code if county else 'city'}:{as_of.isoformat()}:{get_language()}"
@@ -204,12 +219,9 @@ def _county_rows(user, mines, bands: dict[int, str], today: dt.date, now: dt.dat
         if band in HIGH_BANDS and county_of.get(mine_id) in rows:
             rows[county_of[mine_id]].high_risk += 1
     by_region = {row.code: row for row in rows.values()}
-    for progress in progress_overview(user, today.year, today):
-        organisation = progress.organisation
-        if organisation.kind == Organisation.Kind.COUNTY and organisation.region.code in by_region:
-            row = by_region[organisation.region.code]
-            row.inspections_planned_to_date += progress.planned_to_date
-            row.inspections_done_to_date += progress.done_to_date
+    for code, (planned, done) in inspection_progress(user, today).items():
+        if code in by_region:
+            by_region[code].inspections_planned_to_date, by_region[code].inspections_done_to_date = planned, done
     latest = {}
     for sheet in ScoreSheet.objects.visible_to(user).published().select_related("county").order_by("year", "quarter"):
         latest[sheet.county.code] = sheet
