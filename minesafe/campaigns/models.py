@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from minesafe.core.models import Organisation, Region, User
+from minesafe.core.models import Organisation, Region, StoredFile, User
 from minesafe.core.scoping import NOTHING, ScopePaths, is_city, scope_q
 from minesafe.inspections.models import ChecklistTemplate, Inspection
 from minesafe.registry.models import Mine
@@ -262,15 +262,11 @@ def evidence_path(instance: "PublicityEvidence", filename: str) -> str:
     return f"campaigns/publicity/{instance.event_id}/{filename}"
 
 
-class PublicityEvidence(models.Model):
+class PublicityEvidence(StoredFile):
     """A photo or PDF of an event, recognised by its content, stored with its SHA-256 and never rewritten."""
 
     event = models.ForeignKey(PublicityEvent, on_delete=models.PROTECT, related_name="evidence")
     file = models.FileField(upload_to=evidence_path)
-    original_name = models.CharField(max_length=200)
-    content_type = models.CharField(max_length=64)
-    size = models.PositiveIntegerField()
-    sha256 = models.CharField(max_length=64)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     uploaded_at = models.DateTimeField(default=timezone.now)
 
@@ -279,5 +275,3 @@ class PublicityEvidence(models.Model):
         verbose_name = _("publicity evidence")
         verbose_name_plural = _("publicity evidence")
 
-    def __str__(self) -> str:
-        return self.original_name

@@ -140,6 +140,22 @@ class AuditEvent(models.Model):
         raise PermissionError("audit events are append-only")
 
 
+class StoredFile(models.Model):
+    """An uploaded file kept as it was received: the name and type it came with, its size and SHA-256 (checked
+    on upload, never rewritten). Each subclass adds `file` with its own storage path and the record it belongs to."""
+
+    original_name = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=64)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
 class ReferenceCatalogue(models.Model):
     """Versioned reference data (grade tables, scale thresholds …) an administrator can edit.
 

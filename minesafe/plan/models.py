@@ -7,7 +7,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from minesafe.core.models import Organisation, User
+from minesafe.core.models import Organisation, StoredFile, User
 from minesafe.core.scoping import NOTHING, is_city
 
 
@@ -129,19 +129,12 @@ def evidence_path(instance: "ReportEvidence", filename: str) -> str:
     return f"plan/{timezone.now():%Y/%m}/{filename}"
 
 
-class ReportEvidence(models.Model):
+class ReportEvidence(StoredFile):
     report = models.ForeignKey(ProgressReport, on_delete=models.CASCADE, related_name="evidence")
     file = models.FileField(upload_to=evidence_path)
-    original_name = models.CharField(max_length=200)
-    content_type = models.CharField(max_length=64)
-    size = models.PositiveIntegerField()
-    sha256 = models.CharField(max_length=64)
 
     class Meta:
         ordering = ["pk"]
-
-    def __str__(self) -> str:
-        return self.original_name
 
 
 class CountyTask(models.Model):

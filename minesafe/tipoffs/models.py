@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from minesafe.core.models import Region, User
+from minesafe.core.models import Region, StoredFile, User
 from minesafe.core.scoping import NOTHING, is_city
 
 
@@ -104,21 +104,14 @@ def attachment_path(instance: "TipoffAttachment", filename: str) -> str:
     return f"tipoffs/{timezone.now():%Y/%m}/{filename}"
 
 
-class TipoffAttachment(models.Model):
+class TipoffAttachment(StoredFile):
     """A photo or PDF sent with a report; served only to the officers who see the report."""
 
     tipoff = models.ForeignKey(Tipoff, on_delete=models.CASCADE, related_name="attachments")
     file = models.FileField(upload_to=attachment_path)
-    original_name = models.CharField(max_length=200)
-    content_type = models.CharField(max_length=64)
-    size = models.PositiveIntegerField()
-    sha256 = models.CharField(max_length=64)
 
     class Meta:
         ordering = ["pk"]
-
-    def __str__(self) -> str:
-        return self.original_name
 
 
 class Reward(models.Model):
