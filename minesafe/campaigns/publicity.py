@@ -5,7 +5,6 @@ that the task reports."""
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
@@ -18,6 +17,7 @@ from django.utils.translation import gettext as _
 from minesafe.core import audit
 from minesafe.core.models import AuditEvent, Region, User
 from minesafe.core.scoping import is_city
+from minesafe.core.uploads import check_photos_or_pdfs
 
 from .models import PublicityEvent, PublicityEvidence
 from .services import own_body
@@ -25,11 +25,6 @@ from .services import own_body
 EVIDENCE_MAX_COUNT = 5
 EVIDENCE_MAX_BYTES = 10 * 1024 * 1024
 # Accepted evidence, recognised by its first bytes (never by the name or the browser's claim).
-MAGIC_TYPES = [
-    (b"\xff\xd8\xff", "image/jpeg", ".jpg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
-    (b"%PDF-", "application/pdf", ".pdf"),
-]
 TEXT_MAX = 4000
 
 
@@ -52,31 +47,8 @@ def counties_for(user):
     return regions.none()
 
 
-def sniff(content: bytes) -> tuple[str, str] | None:
-    for magic, content_type, suffix in MAGIC_TYPES:
-        if content.startswith(magic):
-            return content_type, suffix
-    return None
-
-
 def check_evidence(files) -> list[tuple[str, bytes, str, str]]:
-    """Each (name, content) checked: count, size, type by content. Returns (name, content, type, suffix)."""
-    files = list(files or [])
-    if len(files) > EVIDENCE_MAX_COUNT:
-        raise ValidationError({"evidence": _("at most %(n)d files") % {"n": EVIDENCE_MAX_COUNT}})
-    checked = []
-    for name, content in files:
-        safe = Path(name or "evidence").name[-120:] or "evidence"
-        if not content:
-            raise ValidationError({"evidence": _("%(f)s is empty") % {"f": safe}})
-        if len(content) > EVIDENCE_MAX_BYTES:
-            raise ValidationError({"evidence": _("%(f)s is larger than %(n)d MB") % {
-                "f": safe, "n": EVIDENCE_MAX_BYTES // 2**20}})
-        kind = sniff(content)
-        if kind is None:
-            raise ValidationError({"evidence": _("%(f)s is not a photo (JPEG, PNG) or a PDF") % {"f": safe}})
-        checked.append((safe, content, *kind))
-    return checked
+    return check_photos_or_pdfs(files, field="evidence", max_count=EVIDENCE_MAX_COUNT, max_bytes=EVIDENCE_MAX_BYTES)
 
 
 def _count(errors: dict, field: str, value, *, required: bool) -> int | None:

@@ -12,7 +12,6 @@ import decimal
 import hashlib
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
@@ -27,6 +26,7 @@ from minesafe.core.models import AuditEvent, Organisation, Region, User
 from minesafe.core.rows import copy_back, locked_row
 from minesafe.core.scoping import is_city
 from minesafe.core.services import active_catalogue
+from minesafe.core.uploads import check_photos_or_pdfs
 from minesafe.registry.models import Mine
 
 from .models import Reward, Tipoff, TipoffAttachment
@@ -60,11 +60,6 @@ CODE_LENGTH = 20
 ATTACHMENT_MAX_COUNT = 3
 ATTACHMENT_MAX_BYTES = 5 * 1024 * 1024
 # Accepted attachments, recognised by their first bytes (never by the name): magic -> (content type, suffix).
-MAGIC_TYPES = [
-    (b"\xff\xd8\xff", "image/jpeg", ".jpg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
-    (b"%PDF-", "application/pdf", ".pdf"),
-]
 
 
 def catalogue() -> dict:
@@ -175,31 +170,9 @@ def _text(errors: dict, field: str, value: str, *, required: str | None = None, 
     return value
 
 
-def sniff(content: bytes) -> tuple[str, str] | None:
-    """(content type, suffix) of an accepted file judged by its first bytes; None if not accepted."""
-    for magic, content_type, suffix in MAGIC_TYPES:
-        if content.startswith(magic):
-            return content_type, suffix
-    return None
-
-
 def check_attachments(files: list[tuple[str, bytes]]) -> list[tuple[str, bytes, str, str]]:
-    """Each (name, content) checked: count, size, type by content. Returns (name, content, type, suffix)."""
-    if len(files) > ATTACHMENT_MAX_COUNT:
-        raise ValidationError({"attachments": _("at most %(n)d files") % {"n": ATTACHMENT_MAX_COUNT}})
-    checked = []
-    for name, content in files:
-        shown = Path(name or "").name[-80:] or "?"
-        if not content:
-            raise ValidationError({"attachments": _("%(f)s is empty") % {"f": shown}})
-        if len(content) > ATTACHMENT_MAX_BYTES:
-            raise ValidationError({"attachments": _("%(f)s is larger than %(n)d MB") % {
-                "f": shown, "n": ATTACHMENT_MAX_BYTES // 2**20}})
-        kind = sniff(content)
-        if kind is None:
-            raise ValidationError({"attachments": _("%(f)s is not a JPEG, PNG or PDF file") % {"f": shown}})
-        checked.append((shown, content, *kind))
-    return checked
+    return check_photos_or_pdfs(files, field="attachments", max_count=ATTACHMENT_MAX_COUNT,
+                                max_bytes=ATTACHMENT_MAX_BYTES)
 
 
 def handler_organisations(tipoff: Tipoff) -> list[Organisation]:
