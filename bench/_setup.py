@@ -79,3 +79,16 @@ def with_overrides(config_class, items: list[str]):
         name, _, value = item.partition("=")
         overrides[name] = type(getattr(defaults, name))(value)
     return config_class(**overrides)
+
+
+def compare_databases(script: str, benchmark: str, args: list[str], database: str, sqlite_only: bool,
+                      ratio_of: str) -> dict:
+    """The worker's figures on each database, each key prefixed with the database's name, and PostgreSQL's
+    `ratio_of` figure over SQLite's as `postgresql_to_sqlite_<ratio_of>_ratio` (both measured in this run)."""
+    result = {"benchmark": benchmark}
+    for name, figures in figures_per_database(script, args, database, sqlite_only).items():
+        result.update({f"{name}_{k}": v for k, v in figures.items()})
+    if f"postgresql_{ratio_of}" in result:
+        result[f"postgresql_to_sqlite_{ratio_of.removesuffix('_ms')}_ratio"] = round(
+            result[f"postgresql_{ratio_of}"] / result[f"sqlite_{ratio_of}"], 3)
+    return result

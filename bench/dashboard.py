@@ -20,7 +20,7 @@ import json
 import os
 import time
 
-from _setup import django_on, figures_per_database, percentile
+from _setup import compare_databases, django_on, percentile
 
 
 def raise_alarms(every: int) -> int:
@@ -95,15 +95,9 @@ def main() -> None:
         print(json.dumps(worker(args.mines, args.months, args.requests, url)))
         return
 
-    result = {"benchmark": "dashboard"}
-    per_database = figures_per_database(
-        __file__, ["--mines", str(args.mines), "--months", str(args.months), "--requests", str(args.requests)],
-        "minesafe_bench_dashboard", args.sqlite_only)
-    for name, figures in per_database.items():
-        result.update({f"{name}_{k}": v for k, v in figures.items()})
-    if "postgresql_city_median_ms" in result:
-        result["postgresql_to_sqlite_city_median_ratio"] = round(
-            result["postgresql_city_median_ms"] / result["sqlite_city_median_ms"], 3)
+    result = compare_databases(
+        __file__, "dashboard", ["--mines", str(args.mines), "--months", str(args.months), "--requests",
+                                str(args.requests)], "minesafe_bench_dashboard", args.sqlite_only, "city_median_ms")
     print(json.dumps(result))
 
 

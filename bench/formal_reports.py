@@ -18,7 +18,7 @@ import json
 import os
 import time
 
-from _setup import django_on, figures_per_database, percentile
+from _setup import compare_databases, django_on, percentile
 
 
 def open_alarms(month_start: dt.date, every: int) -> int:
@@ -91,15 +91,9 @@ def main() -> None:
         print(json.dumps(worker(args.mines, args.months, args.repeat, url)))
         return
 
-    result = {"benchmark": "formal_reports"}
-    per_database = figures_per_database(
-        __file__, ["--mines", str(args.mines), "--months", str(args.months), "--repeat", str(args.repeat)],
-        "minesafe_bench_formal", args.sqlite_only)
-    for name, figures in per_database.items():
-        result.update({f"{name}_{k}": v for k, v in figures.items()})
-    if "postgresql_monthly_ms" in result:
-        result["postgresql_to_sqlite_monthly_ratio"] = round(
-            result["postgresql_monthly_ms"] / result["sqlite_monthly_ms"], 3)
+    result = compare_databases(
+        __file__, "formal_reports", ["--mines", str(args.mines), "--months", str(args.months), "--repeat",
+                                     str(args.repeat)], "minesafe_bench_formal", args.sqlite_only, "monthly_ms")
     result["mines"] = result.get("sqlite_mines")
     print(json.dumps(result))
 
