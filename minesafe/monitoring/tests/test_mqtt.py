@@ -383,12 +383,18 @@ def test_a_message_with_a_nul_character_is_quarantined_and_the_worker_goes_on(br
 def test_worker_rides_out_a_lost_database_connection(broker, publisher, monitored, now):
     m = monitored
     topic = topic_for(m.gateway.mine_id)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT now()")
+        began = cursor.fetchone()[0]
     with running_worker(broker, unique("w"), unique("g")) as worker:
         publisher.publish(topic, body(m.token, [row(m.co, now - 20, 1.0)]))
         processed(worker, 1)
-        with connection.cursor() as cursor:  # as a server restart would: the worker's session is gone
-            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                           "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        # As a server restart would: the worker's session is gone. Only sessions opened during this test: an
+        # older one (the live server of the browser tests, say) belongs to someone else.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                           "AND pid <> pg_backend_pid() AND backend_start >= %s", [began])
+            assert cursor.fetchall(), "no worker session to cut"
         publisher.publish(topic, body(m.token, [row(m.co, now - 10, 1.1)]))
         processed(worker, 2)
     assert [v for _s, _t, v in readings_of(m.co)] == [1.0, 1.1]
