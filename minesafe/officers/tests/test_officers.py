@@ -16,7 +16,15 @@ from minesafe.officers.models import Officer, OfficerTraining
 from minesafe.web.tests.test_scoping import PERSONAS, api_client, web_client
 
 pytestmark = pytest.mark.django_db
-TODAY = timezone.localdate()
+NOW = timezone.now()
+TODAY = timezone.localdate(NOW)
+
+
+@pytest.fixture(autouse=True)
+def clock_at_import(monkeypatch):
+    """The clock stays where TODAY was read (at import, and in parametrize lists): a run that crosses midnight in
+    Asia/Shanghai would otherwise see yesterday's dates as the past."""
+    monkeypatch.setattr(timezone, "now", lambda: NOW)
 
 
 def body(personas, persona):

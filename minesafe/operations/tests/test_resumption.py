@@ -19,7 +19,15 @@ from minesafe.registry import services as registry
 from minesafe.registry.models import Mine
 
 pytestmark = pytest.mark.django_db
-TODAY = timezone.localdate()
+NOW = timezone.now()
+TODAY = timezone.localdate(NOW)
+
+
+@pytest.fixture(autouse=True)
+def clock_at_import(monkeypatch):
+    """The clock stays where TODAY was read (at import, and in parametrize lists): a run that crosses midnight in
+    Asia/Shanghai would otherwise see yesterday's dates as the past."""
+    monkeypatch.setattr(timezone, "now", lambda: NOW)
 MANUAL = ["technical_examined", "rectified", "equipment_tested", "training"]
 
 
